@@ -1,0 +1,776 @@
+"""Websocket fan-out: Council's public socket against a bare `websockets` broadcast, same run.
+
+For each N, both servers get N connected clients and a few broadcast rounds; the table gives
+per-client latency (p50, p99), the time until the last client has the message ("complete"),
+server memory per connection, and the longest GC pause inside the server during the rounds.
+
+    python bench/fanout.py                      # N = 1,000 and 5,000, 3 rounds each
+    python bench/fanout.py --quick              # N = 200, 1 round: a smoke run
+    python bench/fanout.py --json results.json  # also write every raw figure
+
+Absolute times drift 10-20 % between runs on a shared 2-core machine; the ratio of the two
+servers measured side by side in one run is the figure to compare (see
+shared/notes/performance.md). Everything runs on 127.0.0.1: servers and the client
+processes share the same cores, as in the baseline measurements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.client
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+SLUG = "bench"
+MODERATOR = "bench"
+MODERATOR_PASSWORD = "bench-password-not-secret"  # noqa: S105 - a throwaway local account
+TARGET_TYPE = "approved"
+
+CONNECT_TIMEOUT_S = 60.0
+RECEIVE_TIMEOUT_S = 60.0
+SERVER_START_TIMEOUT_S = 60.0
+CLI_TIMEOUT_S = 60.0
+# Handshakes in flight per client process; more just fills the accept queue and then retries.
+CONNECT_CONCURRENCY = 50
+SETTLE_S = 1.0
+
+
+# -- client side: runs in worker processes --------------------------------------------------
+
+
+def _raise_nofile_limit() -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class _Clients:
+    """One worker's share of connections and what each one received during a round."""
+
+    def __init__(self) -> None:
+        self.sockets: list[Any] = []
+        self.readers: list[asyncio.Task[None]] = []
+        self.received_at: list[float] = []
+        self.message_bytes = 0
+        self.armed = False
+        self.remaining = 0
+        self.done = asyncio.Event()
+        self.errors: list[str] = []
+
+    def arm(self) -> None:
+        self.received_at = [0.0] * len(self.sockets)
+        self.remaining = len(self.sockets)
+        self.done.clear()
+        self.armed = True
+        if self.remaining == 0:
+            self.done.set()
+
+    async def read(self, index: int, ws: Any) -> None:
+        try:
+            async for message in ws:
+                # Timestamp first: parsing is client work, not the server's.
+                now = time.time()
+                if not self.armed or self.received_at[index]:
+                    continue
+                if json.loads(message).get("type") != TARGET_TYPE:
+                    continue  # pings and unrelated events
+                self.received_at[index] = now
+                self.message_bytes = len(message)
+                self.remaining -= 1
+                if self.remaining == 0:
+                    self.done.set()
+        except Exception as exc:  # a dropped client shows up as "missing" in the round
+            if len(self.errors) < 5:
+                self.errors.append(f"reader: {exc!r}")
+
+
+async def _connect_one(url: str, gate: asyncio.Semaphore, deadline: float) -> tuple[Any, str]:
+    from websockets.asyncio.client import connect
+
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            async with gate:
+                ws = await connect(
+                    url,
+                    compression=None,
+                    proxy=None,
+                    open_timeout=max(1.0, deadline - time.monotonic()),
+                    # No client keep-alive: the benchmark is short and pings would be noise.
+                    ping_interval=None,
+                    close_timeout=1,
+                    max_size=None,
+                )
+                first = await asyncio.wait_for(ws.recv(), max(1.0, deadline - time.monotonic()))
+            return ws, json.loads(first).get("type", "?")
+        except Exception:
+            # The accept queue overflows under a connection storm; back off and try again.
+            if attempt >= 8 or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05 * attempt)
+
+
+async def _connect_all(clients: _Clients, url: str, count: int) -> dict[str, Any]:
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    deadline = time.monotonic() + CONNECT_TIMEOUT_S
+    started = time.monotonic()
+    outcomes = await asyncio.gather(
+        *(_connect_one(url, gate, deadline) for _ in range(count)), return_exceptions=True
+    )
+    first_types: dict[str, int] = {}
+    failed = 0
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            failed += 1
+            if len(clients.errors) < 5:
+                clients.errors.append(f"connect: {outcome!r}")
+            continue
+        ws, first_type = outcome
+        first_types[first_type] = first_types.get(first_type, 0) + 1
+        index = len(clients.sockets)
+        clients.sockets.append(ws)
+        clients.received_at.append(0.0)
+        clients.readers.append(asyncio.create_task(clients.read(index, ws)))
+    return {
+        "connected": len(clients.sockets),
+        "failed": failed,
+        "first_message_types": first_types,
+        "seconds": time.monotonic() - started,
+        "errors": list(clients.errors),
+    }
+
+
+async def _worker_loop(pipe: Connection) -> None:
+    loop = asyncio.get_running_loop()
+    clients = _Clients()
+    while True:
+        # A thread waits on the pipe, so the event loop only ever serves the websockets.
+        command, payload = await loop.run_in_executor(None, pipe.recv)
+        if command == "connect":
+            pipe.send(await _connect_all(clients, payload["url"], payload["count"]))
+        elif command == "round":
+            clients.arm()
+            pipe.send({"armed": True})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(clients.done.wait(), payload["timeout"])
+            clients.armed = False
+            pipe.send(
+                {
+                    "received_at": clients.received_at,
+                    "message_bytes": clients.message_bytes,
+                    "errors": list(clients.errors),
+                }
+            )
+        elif command == "close":
+            pipe.send({"closed": len(clients.sockets)})
+            return
+
+
+def _worker_main(pipe: Connection, loop: str) -> None:
+    _raise_nofile_limit()
+    try:
+        if loop == "uvloop":
+            import uvloop
+
+            uvloop.run(_worker_loop(pipe))
+        else:
+            asyncio.run(_worker_loop(pipe))
+    finally:
+        # Closing thousands of sockets politely takes seconds and measures nothing; the
+        # kernel closes them when the process goes.
+        os._exit(0)
+
+
+class ClientPool:
+    """N websocket clients spread over several processes, driven over pipes."""
+
+    def __init__(self, workers: int, loop: str = "asyncio") -> None:
+        context = mp.get_context("spawn")
+        self.pipes: list[Connection] = []
+        self.processes: list[Any] = []
+        for _ in range(workers):
+            ours, theirs = context.Pipe()
+            process = context.Process(target=_worker_main, args=(theirs, loop), daemon=True)
+            process.start()
+            theirs.close()
+            self.pipes.append(ours)
+            self.processes.append(process)
+
+    def _ask_all(self, command: str, payloads: Sequence[dict[str, Any]]) -> None:
+        for pipe, payload in zip(self.pipes, payloads, strict=True):
+            pipe.send((command, payload))
+
+    def _answers(self, timeout: float) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        answers = []
+        for pipe in self.pipes:
+            if not pipe.poll(max(0.0, deadline - time.monotonic())):
+                raise TimeoutError("a client worker did not answer in time")
+            answers.append(pipe.recv())
+        return answers
+
+    def connect(self, url: str, total: int) -> dict[str, Any]:
+        share, extra = divmod(total, len(self.pipes))
+        counts = [share + (1 if i < extra else 0) for i in range(len(self.pipes))]
+        self._ask_all("connect", [{"url": url, "count": c} for c in counts])
+        answers = self._answers(CONNECT_TIMEOUT_S + 30)
+        first_types: dict[str, int] = {}
+        for answer in answers:
+            for kind, count in answer["first_message_types"].items():
+                first_types[kind] = first_types.get(kind, 0) + count
+        return {
+            "connected": sum(a["connected"] for a in answers),
+            "failed": sum(a["failed"] for a in answers),
+            "seconds": max(a["seconds"] for a in answers),
+            "first_message_types": first_types,
+            "errors": [e for a in answers for e in a["errors"]][:5],
+        }
+
+    def arm(self) -> None:
+        self._ask_all("round", [{"timeout": RECEIVE_TIMEOUT_S}] * len(self.pipes))
+        self._answers(10)
+
+    def collect(self) -> tuple[list[float], int, list[str]]:
+        answers = self._answers(RECEIVE_TIMEOUT_S + 10)
+        times = [t for a in answers for t in a["received_at"]]
+        size = max(a["message_bytes"] for a in answers)
+        return times, size, [e for a in answers for e in a["errors"]][:5]
+
+    def close(self) -> None:
+        for pipe in self.pipes:
+            with contextlib.suppress(Exception):
+                pipe.send(("close", {}))
+        for process in self.processes:
+            process.join(5)
+            if process.is_alive():
+                process.kill()
+                process.join(5)
+
+
+# -- server side ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_json(
+    port: int,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, Any]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        data = json.dumps(body).encode() if body is not None else None
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        conn.request(method, path, body=data, headers=all_headers)
+        response = conn.getresponse()
+        raw = response.read()
+        try:
+            return response.status, json.loads(raw)
+        except ValueError:
+            return response.status, raw.decode(errors="replace")
+    finally:
+        conn.close()
+
+
+class Server:
+    """A server subprocess (one of the wrappers), its memory, and its GC probe."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], workdir: Path) -> None:
+        self.name = name
+        self.workdir = workdir
+        self.gc_report = workdir / f"{name}-gc.json"
+        self.log_path = workdir / f"{name}.log"
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [*argv, "--gc-report", str(self.gc_report)],
+            env=env,
+            cwd=workdir,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # so a Ctrl-C on the benchmark is ours to handle
+        )
+        self.ps = psutil.Process(self.process.pid)
+        self._reports = 0
+
+    def wait_ready(self, port: int, path: str) -> None:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at start:\n{self.log_tail()}")
+            with contextlib.suppress(OSError):
+                status, _ = http_json(port, "GET", path, timeout=2)
+                if status == 200:
+                    return
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} did not answer on port {port}:\n{self.log_tail()}")
+
+    def rss(self) -> int:
+        return int(self.ps.memory_info().rss)
+
+    def gc_window(self) -> dict[str, Any]:
+        """What the collector did since the previous call, and start a new window."""
+        self.process.send_signal(signal.SIGUSR1)
+        self._reports += 1
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, ValueError):
+                report: dict[str, Any] = json.loads(self.gc_report.read_text())
+                if report["report"] >= self._reports:
+                    return report
+            time.sleep(0.005)
+        raise TimeoutError(f"{self.name} did not write its GC report")
+
+    def log_tail(self, lines: int = 30) -> str:
+        self._log.flush()
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self._log.close()
+
+
+def base_env() -> dict[str, str]:
+    # Inherited COUNCIL_* settings (a Redis URL, a PostgreSQL URL) would change what is measured.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COUNCIL_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def council_cli() -> list[str]:
+    exe = shutil.which("council")
+    if exe:
+        return [exe]
+    # A source checkout without `pip install -e .` has no `council` script; same entry point.
+    return [sys.executable, "-c", "import sys; from council.cli import main; sys.exit(main())"]
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path, stdin: str | None = None) -> str:
+    result = subprocess.run(
+        [*council_cli(), *args],
+        env=env,
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"`council {' '.join(args)}` exited {result.returncode}:\n{result.stderr.strip()}"
+        )
+    return result.stdout
+
+
+@dataclass
+class Setup:
+    """How to start one kind of server, trigger one broadcast, and what its URL is."""
+
+    name: str
+    server: Server
+    port: int
+    ws_url: str
+    trigger_path: str
+    trigger_method: str = "GET"
+    trigger_headers: dict[str, str] = field(default_factory=dict)
+    pending_ids: list[int] = field(default_factory=list)
+
+    def trigger_request(self) -> tuple[str, str, dict[str, str]]:
+        if self.pending_ids:
+            sub_id = self.pending_ids.pop(0)
+            path = f"/api/meetings/{SLUG}/submissions/{sub_id}/approve"
+            return "POST", path, self.trigger_headers
+        return self.trigger_method, self.trigger_path, self.trigger_headers
+
+
+def start_bare(workdir: Path, loop: str) -> Setup:
+    port = free_port()
+    argv = [sys.executable, str(BENCH_DIR / "_serve_bare.py"), "--port", str(port)]
+    argv += ["--loop", loop]
+    server = Server("bare", argv, base_env(), workdir)
+    try:
+        server.wait_ready(port, "/health")
+    except Exception:
+        server.stop()
+        raise
+    return Setup("bare", server, port, f"ws://127.0.0.1:{port}/", "/trigger")
+
+
+def start_council(workdir: Path, rounds: int, ws_impl: str) -> Setup:
+    data_dir = workdir / "council-data"
+    data_dir.mkdir()
+    env = base_env()
+    env["COUNCIL_DATA_DIR"] = str(data_dir)
+    env["COUNCIL_SUBMISSION_RATE_LIMIT"] = "100000/second"
+
+    run_cli(["db", "upgrade"], env, workdir)
+    run_cli(["meeting", "create", SLUG, "--title", "Bench"], env, workdir)
+    run_cli(
+        ["user", "add", MODERATOR, "--role", "moderator", "--password-stdin"],
+        env,
+        workdir,
+        stdin=MODERATOR_PASSWORD + "\n",
+    )
+    token = run_cli(["token", "create", MODERATOR], env, workdir).strip().splitlines()[-1].strip()
+
+    port = free_port()
+    argv = [sys.executable, str(BENCH_DIR / "_serve_council.py"), "--port", str(port)]
+    argv += ["--ws", ws_impl]
+    server = Server("council", argv, env, workdir)
+    try:
+        server.wait_ready(port, f"/api/meetings/{SLUG}/state")
+        pending = create_pending(port, rounds, env, workdir)
+    except Exception:
+        server.stop()
+        raise
+    return Setup(
+        "council",
+        server,
+        port,
+        f"ws://127.0.0.1:{port}/ws/meetings/{SLUG}",
+        "",
+        trigger_headers={"Authorization": f"Bearer {token}"},
+        pending_ids=pending,
+    )
+
+
+def create_pending(port: int, count: int, env: dict[str, str], workdir: Path) -> list[int]:
+    ids = []
+    started_meeting = False
+    text = (
+        "When will the street lights on Calle Mayor be repaired? They have been out since the "
+        "storm and the crossing by the school is dark at seven in the morning."
+    )
+    while len(ids) < count:
+        status, body = http_json(
+            port, "POST", f"/api/meetings/{SLUG}/submissions", {"name": "Ana", "text": text}
+        )
+        if status == 409 and not started_meeting:
+            # A meeting that is not accepting questions yet: open it, as a clerk would.
+            run_cli(["meeting", "start", SLUG], env, workdir)
+            started_meeting = True
+            continue
+        if status != 201 or not isinstance(body, dict) or body.get("status") != "pending":
+            raise RuntimeError(f"creating a question: HTTP {status} {body!r}")
+        ids.append(int(body["id"]))
+    return ids
+
+
+# -- measuring ------------------------------------------------------------------------------
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile: a value some client actually saw."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(q * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+@dataclass
+class Round:
+    trigger_status: int
+    trigger_ms: float
+    received: int
+    missing: int
+    p50_ms: float
+    p99_ms: float
+    complete_ms: float
+    message_bytes: int
+    gc_max_ms: float
+    gc: dict[str, Any]
+    errors: list[str]
+
+
+@dataclass
+class Result:
+    server: str
+    n: int
+    connected: int = 0
+    connect_s: float = 0.0
+    first_message_types: dict[str, int] = field(default_factory=dict)
+    rss_before: int = 0
+    rss_after: int = 0
+    kib_per_conn: float = math.nan
+    connect_gc: dict[str, Any] = field(default_factory=dict)
+    rounds: list[Round] = field(default_factory=list)
+    error: str | None = None
+
+    def median(self, attr: str) -> float:
+        values = [getattr(r, attr) for r in self.rounds if not math.isnan(getattr(r, attr))]
+        return statistics.median(values) if values else math.nan
+
+    @property
+    def gc_max_ms(self) -> float:
+        return max((r.gc_max_ms for r in self.rounds), default=math.nan)
+
+
+def one_round(setup: Setup, pool: ClientPool, expected: int) -> Round:
+    setup.server.gc_window()  # discard: the window starts now
+    pool.arm()
+    time.sleep(SETTLE_S)
+    method, path, headers = setup.trigger_request()
+    conn = http.client.HTTPConnection("127.0.0.1", setup.port, timeout=RECEIVE_TIMEOUT_S)
+    try:
+        conn.connect()  # the TCP handshake is not part of the trigger
+        t0 = time.time()
+        conn.request(method, path, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        trigger_ms = (time.time() - t0) * 1000
+    finally:
+        conn.close()
+    times, size, errors = pool.collect()
+    gc_report = setup.server.gc_window()
+    if response.status >= 300:
+        errors = [f"trigger {method} {path}: HTTP {response.status}", *errors]
+    latencies = sorted((t - t0) * 1000 for t in times if t)
+    return Round(
+        trigger_status=response.status,
+        trigger_ms=trigger_ms,
+        received=len(latencies),
+        missing=expected - len(latencies),
+        p50_ms=percentile(latencies, 0.50),
+        p99_ms=percentile(latencies, 0.99),
+        complete_ms=latencies[-1] if latencies else math.nan,
+        message_bytes=size,
+        gc_max_ms=float(gc_report["max_ms"]),
+        gc=gc_report,
+        errors=errors,
+    )
+
+
+def measure(setup: Setup, n: int, rounds: int, workers: int, client_loop: str) -> Result:
+    result = Result(setup.name, n)
+    # One throwaway connection first, so lazily imported modules and first-use caches of the
+    # websocket stack are in the baseline rather than billed to the N clients.
+    warm = ClientPool(1)
+    try:
+        warm.connect(setup.ws_url, 1)
+    finally:
+        warm.close()
+    time.sleep(0.5)
+    setup.server.gc_window()
+    result.rss_before = setup.server.rss()
+    pool = ClientPool(workers, client_loop)
+    try:
+        connected = pool.connect(setup.ws_url, n)
+        result.connected = connected["connected"]
+        result.connect_s = connected["seconds"]
+        result.first_message_types = connected["first_message_types"]
+        if connected["failed"]:
+            result.error = f"{connected['failed']} clients failed: {connected['errors']}"
+        time.sleep(SETTLE_S)
+        result.rss_after = setup.server.rss()
+        if result.connected:
+            result.kib_per_conn = (result.rss_after - result.rss_before) / result.connected / 1024
+        result.connect_gc = setup.server.gc_window()
+        for _ in range(rounds):
+            result.rounds.append(one_round(setup, pool, result.connected))
+    finally:
+        pool.close()
+    return result
+
+
+# -- report ---------------------------------------------------------------------------------
+
+
+def fmt(value: float, digits: int = 1) -> str:
+    if math.isnan(value):
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+LABELS = {"bare": "bare `websockets.broadcast()`", "council": "Council (`/ws/meetings/{slug}`)"}
+
+
+def table(results: list[Result]) -> str:
+    lines = [
+        "| server | N | p50 ms | p99 ms | complete ms | KiB/conn | GC max ms |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {LABELS.get(r.server, r.server)} | {r.n:,} | {fmt(r.median('p50_ms'))} "
+            f"| {fmt(r.median('p99_ms'))} | {fmt(r.median('complete_ms'))} "
+            f"| {fmt(r.kib_per_conn)} | {fmt(r.gc_max_ms)} |"
+        )
+    lines.append("")
+    for n in sorted({r.n for r in results}):
+        by_server = {r.server: r for r in results if r.n == n}
+        bare, council = by_server.get("bare"), by_server.get("council")
+        if bare and council:
+            ratio = council.median("complete_ms") / bare.median("complete_ms")
+            lines.append(
+                f"N = {n:,}: Council complete / bare complete = {fmt(ratio, 2)}x (target <= 1.3x)"
+            )
+    notes = []
+    for r in results:
+        missing = sum(rd.missing for rd in r.rounds)
+        if r.error or missing or r.connected != r.n:
+            notes.append(
+                f"- {r.server} N={r.n}: connected {r.connected}, missing messages {missing}"
+                + (f", {r.error}" if r.error else "")
+            )
+        for i, rd in enumerate(r.rounds, 1):
+            if rd.errors:
+                notes.append(f"- {r.server} N={r.n} round {i}: {'; '.join(rd.errors)}")
+    if notes:
+        lines += ["", "Problems:", *notes]
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    import fastapi
+    import uvicorn
+    import websockets
+
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "websockets": websockets.__version__,
+        "uvicorn": uvicorn.__version__,
+        "fastapi": fastapi.__version__,
+    }
+
+
+@contextlib.contextmanager
+def running(setup: Setup) -> Iterator[Setup]:
+    try:
+        yield setup
+    finally:
+        setup.server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,5000", help="client counts, comma-separated")
+    parser.add_argument("--rounds", type=int, default=3, help="broadcasts per configuration")
+    parser.add_argument("--quick", action="store_true", help="smoke run: N=200, 1 round")
+    parser.add_argument("--workers", type=int, default=4, help="client processes")
+    parser.add_argument("--servers", default="bare,council", help="which servers to measure")
+    parser.add_argument(
+        "--bare-loop",
+        choices=["asyncio", "uvloop"],
+        default="asyncio",
+        help="event loop of the bare server (uvicorn picks uvloop when it is installed)",
+    )
+    parser.add_argument(
+        "--council-ws",
+        default="auto",
+        help="uvicorn --ws implementation for Council (auto = websockets-sansio)",
+    )
+    parser.add_argument(
+        "--client-loop",
+        choices=["asyncio", "uvloop"],
+        default="asyncio",
+        help="event loop of the client processes",
+    )
+    parser.add_argument("--json", type=Path, help="write raw results here")
+    parser.add_argument("--budget", type=float, default=450, help="seconds before giving up")
+    args = parser.parse_args(argv)
+
+    try:
+        sizes = [200] if args.quick else [int(s) for s in args.sizes.split(",") if s.strip()]
+    except ValueError:
+        parser.error("--sizes takes integers, e.g. --sizes 1000,5000")
+    rounds = 1 if args.quick else args.rounds
+    servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    if any(s not in ("bare", "council") for s in servers) or rounds < 1 or args.workers < 1:
+        parser.error("--servers takes bare and/or council; --rounds and --workers must be >= 1")
+
+    _raise_nofile_limit()
+    started = time.monotonic()
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="council-fanout-") as tmp:
+        for n in sizes:
+            for name in servers:
+                if time.monotonic() - started > args.budget:
+                    print(f"# out of time budget: skipped {name} N={n}", file=sys.stderr)
+                    continue
+                workdir = Path(tmp) / f"{name}-{n}"
+                workdir.mkdir()
+                print(f"# {name} N={n} ...", file=sys.stderr, flush=True)
+                try:
+                    setup = (
+                        start_bare(workdir, args.bare_loop)
+                        if name == "bare"
+                        else start_council(workdir, rounds, args.council_ws)
+                    )
+                except Exception as exc:
+                    results.append(Result(name, n, error=f"could not start: {exc}"))
+                    print(f"# {name} N={n} failed to start: {exc}", file=sys.stderr)
+                    continue
+                with running(setup):
+                    try:
+                        result = measure(setup, n, rounds, args.workers, args.client_loop)
+                    except Exception as exc:
+                        result = Result(name, n, error=f"{type(exc).__name__}: {exc}")
+                        print(setup.server.log_tail(), file=sys.stderr)
+                    results.append(result)
+                print(
+                    f"#   connected {result.connected} in {result.connect_s:.1f}s, "
+                    f"complete {[fmt(r.complete_ms) for r in result.rounds]} ms, "
+                    f"GC max {[fmt(r.gc_max_ms) for r in result.rounds]} ms",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+    print(table(results))
+    if args.json:
+        raw = {
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+            "command": " ".join(["python", "bench/fanout.py", *(argv or sys.argv[1:])]),
+            "machine": machine(),
+            "options": {k: str(v) for k, v in vars(args).items()},
+            "seconds": time.monotonic() - started,
+            "results": [asdict(r) for r in results],
+        }
+        args.json.write_text(json.dumps(raw, indent=2, default=str))
+    ok = all(r.error is None and r.rounds for r in results)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

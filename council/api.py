@@ -1,0 +1,213 @@
+"""The JSON API (DESIGN.md, "Public contract"). Thin: parse, authorise, call one domain function."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from council import meetings
+from council.auth import Actor, council_of, require_admin, require_moderator
+from council.errors import InvalidInput, NotFound, RateLimited
+from council.i18n import _
+from council.intake import check_question, submit
+from council.live.snapshot import moderation_state, public_state
+from council.moderation import actions
+from council.models import Status
+from council.tracking import find_by_token
+from council.views import meeting_view, moderation_submission, tracking_view
+
+router = APIRouter(prefix="/api")
+
+# Generous caps on the raw fields: the readable length checks come after trimming.
+RAW_CAP = 10_000
+
+
+class SubmissionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=RAW_CAP, description="The asker's name, 1-80 characters.")
+    text: str = Field(max_length=RAW_CAP, description="The question, 1-500 characters.")
+    neighborhood: str | None = Field(default=None, max_length=RAW_CAP)
+    website: str | None = Field(
+        default=None, max_length=RAW_CAP,
+        description="Leave empty. A field hidden from people: bots fill it in.",
+    )
+
+
+class SubmissionCreated(BaseModel):
+    id: int
+    status: str
+    track_url: str
+
+
+class ActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, description="Why, for reject.")
+    into: int | None = Field(default=None, description="The question to merge into, for merge.")
+    expected_status: Status | None = Field(
+        default=None, description="The status the moderator saw; 409 if it changed since."
+    )
+
+
+class EditIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(max_length=RAW_CAP, description="The text to show on screen.")
+    expected_status: Status | None = None
+
+
+class MeetingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: str
+    title: str
+    hashtags: list[str] = []
+    starts_at: datetime | None = None
+
+
+def client_key(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def create_submission(
+    request: Request, *, slug: str, name: str, text: str, neighborhood: str | None,
+    honeypot: str | None,
+) -> Any:
+    """Shared by the JSON API and the plain HTML form: the same checks, limit and write."""
+    council = council_of(request)
+    question = check_question(
+        name=name, text=text, neighborhood=neighborhood, limits=council.limits
+    )
+    wait = council.submission_limiter.hit(f"{slug}:{client_key(request)}")
+    if wait:
+        raise RateLimited(
+            _("You have sent several questions in a short time. Please wait {n} seconds.").format(
+                n=wait
+            ),
+            retry_after=wait,
+        )
+    return await council.act(
+        submit, slug=slug, question=question, honeypot_filled=bool(honeypot and honeypot.strip())
+    )
+
+
+@router.post(
+    "/meetings/{slug}/submissions", status_code=201, response_model=SubmissionCreated,
+    responses={409: {"description": "The meeting is not taking questions"},
+               422: {"description": "Bad input, with a readable message"},
+               429: {"description": "Too many questions from this client; see Retry-After"}},
+)
+async def post_submission(slug: str, body: SubmissionIn, request: Request) -> SubmissionCreated:
+    sub = await create_submission(
+        request, slug=slug, name=body.name, text=body.text, neighborhood=body.neighborhood,
+        honeypot=body.website,
+    )
+    return SubmissionCreated(
+        id=sub.id, status="pending", track_url=str(request.url_for("track_page", token=sub.track_token))
+    )
+
+
+@router.get("/meetings")
+async def list_meetings(request: Request) -> dict[str, Any]:
+    found = await council_of(request).read(meetings.list_meetings)
+    return {"meetings": [meeting_view(m) for m in found]}
+
+
+@router.get("/meetings/{slug}/state")
+async def get_state(slug: str, request: Request) -> dict[str, Any]:
+    council = council_of(request)
+
+    def state(session: Any) -> dict[str, Any]:
+        return public_state(session, meeting=meetings.get_meeting(session, slug=slug))
+
+    return await council.read(state)
+
+
+@router.get("/meetings/{slug}/submissions")
+async def list_submissions(
+    slug: str, request: Request, actor: Annotated[Actor, Depends(require_moderator)],
+    status: Annotated[Status | None, Query(description="Only this status")] = None,
+) -> dict[str, Any]:
+    def queue(session: Any) -> dict[str, Any]:
+        meeting = meetings.get_meeting(session, slug=slug)
+        return moderation_state(session, meeting=meeting, status=status)
+
+    return await council_of(request).read(queue)
+
+
+@router.post("/meetings/{slug}/submissions/{submission_id}/{action}")
+async def act_on_submission(
+    slug: str, submission_id: int, action: str, request: Request,
+    actor: Annotated[Actor, Depends(require_moderator)],
+    body: Annotated[ActionIn | None, Body()] = None,
+) -> dict[str, Any]:
+    if action not in actions.ACTIONS:
+        raise NotFound(
+            _("Unknown action {action!r}: use one of {names}.").format(
+                action=action, names=", ".join(actions.ACTIONS)
+            )
+        )
+    body = body or ActionIn()
+    kwargs: dict[str, Any] = {
+        "slug": slug, "submission_id": submission_id, "actor": actor.username,
+        "expected_status": body.expected_status,
+    }
+    if action == "reject":
+        kwargs["reason"] = body.reason
+    elif action == "merge":
+        kwargs["into"] = body.into
+    elif body.reason is not None or body.into is not None:
+        raise InvalidInput(_("'reason' goes with reject and 'into' with merge only."))
+    sub = await council_of(request).act(getattr(actions, action), **kwargs)
+    return {"submission": moderation_submission(sub)}
+
+
+@router.patch("/meetings/{slug}/submissions/{submission_id}")
+async def edit_submission(
+    slug: str, submission_id: int, body: EditIn, request: Request,
+    actor: Annotated[Actor, Depends(require_moderator)],
+) -> dict[str, Any]:
+    council = council_of(request)
+    sub = await council.act(
+        actions.edit, slug=slug, submission_id=submission_id, actor=actor.username,
+        text=body.text, expected_status=body.expected_status,
+        max_length=council.settings.max_question_length,
+    )
+    return {"submission": moderation_submission(sub)}
+
+
+@router.get("/track/{token}")
+async def get_tracking(token: str, request: Request) -> dict[str, Any]:
+    sub = await council_of(request).read(find_by_token, token=token)
+    return {"submission": tracking_view(sub)}
+
+
+@router.post("/meetings", status_code=201)
+async def create_meeting(
+    body: MeetingIn, request: Request, actor: Annotated[Actor, Depends(require_admin)]
+) -> dict[str, Any]:
+    meeting = await council_of(request).act(
+        meetings.create_meeting, slug=body.slug, title=body.title, hashtags=body.hashtags,
+        starts_at=body.starts_at, actor=actor.username,
+    )
+    return {"meeting": meeting_view(meeting)}
+
+
+@router.post("/meetings/{slug}/start")
+async def start_meeting(
+    slug: str, request: Request, actor: Annotated[Actor, Depends(require_admin)]
+) -> dict[str, Any]:
+    meeting = await council_of(request).act(meetings.start_meeting, slug=slug, actor=actor.username)
+    return {"meeting": meeting_view(meeting)}
+
+
+@router.post("/meetings/{slug}/end")
+async def end_meeting(
+    slug: str, request: Request, actor: Annotated[Actor, Depends(require_admin)]
+) -> dict[str, Any]:
+    meeting = await council_of(request).act(meetings.end_meeting, slug=slug, actor=actor.username)
+    return {"meeting": meeting_view(meeting)}

@@ -1,0 +1,156 @@
+"""``create_app(settings)`` builds everything: nothing is created at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from council import __version__, api, pages
+from council.db import upgrade
+from council.errors import CouncilError
+from council.i18n import _, set_language
+from council.live import sockets
+from council.resources import resource_dir
+from council.services import Council
+from council.settings import Settings
+from council.templating import make_templates
+from council.validation import readable_validation_error
+
+log = logging.getLogger("council")
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+    "connect-src 'self' ws: wss:; media-src 'self' blob: https:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class SecurityHeaders:
+    """A strict CSP means that even an escaping slip could not run a script from a question."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                headers.extend(
+                    [
+                        (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+                        (b"x-content-type-options", b"nosniff"),
+                        (b"referrer-policy", b"same-origin"),
+                    ]
+                )
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    set_language(settings.default_language)
+    if settings.auto_migrate:
+        upgrade(settings.resolved_database_url)
+    council = Council.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        council.hub.start()
+        try:
+            yield
+        finally:
+            await council.hub.stop()
+            council.db.close()
+
+    app = FastAPI(
+        title="Council",
+        version=__version__,
+        description="Residents' questions, moderated, on the council chamber screen.",
+        lifespan=lifespan,
+    )
+    app.state.council = council
+    app.state.templates = make_templates(settings)
+
+    app.include_router(api.router)
+    app.include_router(sockets.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=resource_dir("static")), name="static")
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.resolved_secret_key(),
+        session_cookie="council_session",
+        same_site="lax",
+        https_only=settings.secure_cookies,
+        max_age=12 * 3600,
+    )
+    app.add_middleware(SecurityHeaders)
+
+    app.add_exception_handler(CouncilError, _council_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """For ``uvicorn --factory`` and ``council serve``: settings from the environment."""
+    return create_app(Settings())
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
+        "accept", ""
+    )
+
+
+def _error_response(request: Request, status: int, body: dict[str, Any]) -> Response:
+    headers = {}
+    if "retry_after" in body:
+        headers["Retry-After"] = str(body["retry_after"])
+    if _wants_json(request):
+        return JSONResponse(body, status_code=status, headers=headers)
+    return pages.error_page(request, status=status, message=str(body["detail"]), headers=headers)
+
+
+async def _council_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CouncilError)
+    return _error_response(request, exc.status_code, exc.to_json())
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return _error_response(request, 422, readable_validation_error(exc))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    message = {
+        404: _("There is nothing at this address."),
+        405: _("This address does not accept that kind of request."),
+    }.get(exc.status_code, str(exc.detail))
+    return _error_response(request, exc.status_code, {"detail": message, "code": "http"})
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return _error_response(
+        request, 500,
+        {"detail": _("Something went wrong on our side. Nothing you sent was lost; try again."),
+         "code": "error"},
+    )

@@ -1,0 +1,1 @@
+"""Archive and replay of recorded meetings (issue #4): the recorder, the timeline, the replay."""

@@ -1,0 +1,487 @@
+"""The ``council`` command: run the server, the demo, and the clerk's chores.
+
+Every command reads its settings from ``COUNCIL_*`` variables (and ``.env``),
+brings the database schema up to date, and changes things only through the
+same domain functions the web app uses, so a meeting started here writes the
+same events as one started from the admin page.
+
+Anything the user can fix (a bad argument, a slug taken, a meeting that does
+not exist) is one line on standard error and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, NoReturn, TypeVar
+
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from council import __version__
+from council.errors import CouncilError
+from council.i18n import _
+from council.settings import Settings
+
+T = TypeVar("T")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Something the user typed is wrong; the message says what."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line (and a hint), not the whole usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        one_line = " ".join(message.split())
+        self.exit(
+            EXIT_USAGE,
+            _("council: error: {message} (see '{prog} --help')").format(
+                message=one_line, prog=self.prog
+            )
+            + "\n",
+        )
+
+
+# -- argument types ----------------------------------------------------------------------------
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            _("{text!r} is not a port number").format(text=text)
+        ) from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(_("a port is between 0 and 65535, not {port}").format(
+            port=port
+        ))
+    return port
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(_("{text!r} is not a whole number").format(text=text)) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(_("must be 1 or more, not {value}").format(value=value))
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            _("{text!r} is not a number of seconds").format(text=text)
+        ) from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(_("must be more than 0 seconds, not {text}").format(
+            text=text
+        ))
+    return value
+
+
+def _iso_datetime(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            _("{text!r} is not a date and time like 2026-11-24T19:00+01:00").format(text=text)
+        ) from None
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _prepared_url() -> str:
+    """The database URL from the settings, with its schema brought up to date."""
+    from council import db
+
+    url = _settings().resolved_database_url
+    db.upgrade(url)
+    return url
+
+
+def _write(fn: Callable[..., T], **kwargs: Any) -> T:
+    from council.db import Database
+
+    database = Database(_prepared_url())
+    try:
+        result, _events = database.run_write(fn, **kwargs)
+        return result
+    finally:
+        database.close()
+
+
+def _read(fn: Callable[..., T], **kwargs: Any) -> T:
+    from council.db import Database
+
+    database = Database(_prepared_url())
+    try:
+        return database.run_read(fn, **kwargs)
+    finally:
+        database.close()
+
+
+def _out(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from council import db
+
+    settings = _settings()
+    # Migrate once here, before any worker starts: workers that each ran the migrations
+    # at the same moment would race on the schema.
+    db.upgrade(settings.resolved_database_url)
+    os.environ["COUNCIL_AUTO_MIGRATE"] = "false"
+    uvicorn.run(
+        "council.app:create_app_from_env",
+        factory=True,
+        host=args.host or settings.host,
+        port=settings.port if args.port is None else args.port,
+        workers=args.workers,
+        # Browsers offer per-message deflate; for small messages it doubles fan-out time
+        # and memory (shared/notes/performance.md).
+        ws_per_message_deflate=False,
+        proxy_headers=True,
+    )
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from council.demo import run_demo
+
+    return run_demo(host=args.host, port=args.port, trickle_seconds=args.trickle_seconds)
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from council.db import upgrade
+
+    url = _settings().resolved_database_url
+    upgrade(url)
+    _out(_("The database is up to date."))
+    return EXIT_OK
+
+
+def cmd_meeting_create(args: argparse.Namespace) -> int:
+    from council.meetings import create_meeting
+    from council.views import meeting_view
+
+    view = _write(
+        lambda session, **kw: meeting_view(create_meeting(session, **kw)),
+        slug=args.slug, title=args.title, hashtags=args.hashtag or [],
+        starts_at=args.starts_at, actor=None,
+    )
+    _out(_("Created meeting {slug!r} ({status}): {title}").format(**view))
+    _out(_("Start it with: council meeting start {slug}").format(slug=view["slug"]))
+    return EXIT_OK
+
+
+def cmd_meeting_start(args: argparse.Namespace) -> int:
+    from council.meetings import start_meeting
+    from council.views import meeting_view
+
+    view = _write(
+        lambda session, **kw: meeting_view(start_meeting(session, **kw)), slug=args.slug, actor=None
+    )
+    _out(_("Meeting {slug!r} is live: {title}").format(**view))
+    return EXIT_OK
+
+
+def cmd_meeting_end(args: argparse.Namespace) -> int:
+    from council.meetings import end_meeting
+    from council.views import meeting_view
+
+    view = _write(
+        lambda session, **kw: meeting_view(end_meeting(session, **kw)), slug=args.slug, actor=None
+    )
+    _out(_("Meeting {slug!r} has ended; it takes no more questions.").format(**view))
+    return EXIT_OK
+
+
+def cmd_meeting_list(args: argparse.Namespace) -> int:
+    from council.meetings import list_meetings
+    from council.views import meeting_view
+
+    def views(session: Session) -> list[dict[str, Any]]:
+        return [meeting_view(m) for m in list_meetings(session)]
+
+    found = _read(views)
+    if not found:
+        _out(_("No meetings yet. Create one with: council meeting create SLUG --title TITLE"))
+        return EXIT_OK
+    rows = [
+        [
+            m["slug"],
+            m["status"],
+            _("yes") if m["accepting"] else _("no"),
+            m["starts_at"] or "-",
+            m["title"],
+        ]
+        for m in found
+    ]
+    headers = [_("SLUG"), _("STATUS"), _("ACCEPTING"), _("STARTS AT"), _("TITLE")]
+    _out(_table(headers, rows))
+    return EXIT_OK
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    if args.no_password:
+        return None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise UsageError(_("no password came on standard input"))
+        return password
+    if not sys.stdin.isatty():
+        raise UsageError(
+            _("there is no terminal to ask for the password: pipe it in with --password-stdin")
+        )
+    try:
+        first = getpass.getpass(_("Password for {username}: ").format(username=args.username))
+        second = getpass.getpass(_("The same password again: "))
+    except EOFError:
+        raise UsageError(_("no password was typed")) from None
+    if first != second:
+        raise UsageError(_("the two passwords differ; nothing was saved"))
+    return first
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from council.moderation.accounts import add_user
+
+    password = _read_password(args)
+    user = _write(
+        lambda session, **kw: (add_user(session, **kw).username),
+        username=args.username, password=password, role=args.role,
+    )
+    _out(_("Added {role} {username!r}.").format(role=args.role, username=user))
+    if password is None:
+        _out(_("It has no password: give it an API token with: council token create {u}").format(
+            u=user
+        ))
+    return EXIT_OK
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from council.moderation.accounts import create_token
+
+    token = _write(create_token, username=args.username)
+    _out(_("Token for {username} (shown once, keep it secret):").format(username=args.username))
+    _out(token)
+    return EXIT_OK
+
+
+# -- the parser --------------------------------------------------------------------------------
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="council",
+        description=_(
+            "Residents' questions, moderated, on the council chamber screen. "
+            "Settings come from COUNCIL_* environment variables (and a .env file)."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"council {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser(
+        "serve", help=_("run the web server"),
+        description=_("Run Council's web server (upgrading the database schema first)."),
+    )
+    serve.add_argument("--host", help=_("address to listen on (default: COUNCIL_HOST)"))
+    serve.add_argument("--port", type=_port, help=_("port to listen on (default: COUNCIL_PORT)"))
+    serve.add_argument(
+        "--workers", type=_positive_int, default=1,
+        help=_("worker processes (default: 1; more need COUNCIL_REDIS_URL and PostgreSQL)"),
+    )
+    serve.set_defaults(handler=cmd_serve)
+
+    demo = commands.add_parser(
+        "demo", help=_("run a self-contained live meeting to look at"),
+        description=_(
+            "Run a throwaway live meeting with sample questions arriving, a moderator "
+            "account and every page to look at. Its data lives in a temporary folder "
+            "that is removed when you stop it with Ctrl-C."
+        ),
+    )
+    demo.add_argument("--host", default="127.0.0.1", help=_("address to listen on (default: %(default)s)"))
+    demo.add_argument(
+        "--port", type=_port, default=None,
+        help=_("port to listen on (default: COUNCIL_PORT, 8000; 0 picks a free one)"),
+    )
+    demo.add_argument(
+        "--trickle-seconds", type=_positive_seconds, default=6.0, metavar="SECONDS",
+        help=_("seconds between sample questions (default: %(default)s)"),
+    )
+    demo.set_defaults(handler=cmd_demo)
+
+    database = commands.add_parser(
+        "db", help=_("manage the database"), description=_("Manage the database schema.")
+    )
+    db_commands = database.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
+    upgrade = db_commands.add_parser(
+        "upgrade", help=_("bring the schema up to date"),
+        description=_("Bring the database schema up to date (safe to run again)."),
+    )
+    upgrade.set_defaults(handler=cmd_db_upgrade)
+
+    meeting = commands.add_parser(
+        "meeting", help=_("create, start, end and list meetings"),
+        description=_("Create, start, end and list meetings."),
+    )
+    meeting_commands = meeting.add_subparsers(
+        dest="meeting_command", metavar="COMMAND", required=True
+    )
+    create = meeting_commands.add_parser(
+        "create", help=_("create a meeting"),
+        description=_("Create a scheduled meeting; residents find it at /m/SLUG."),
+    )
+    create.add_argument("slug", metavar="SLUG", help=_("its address, like pleno-2026-11"))
+    create.add_argument("--title", required=True, help=_("its title, shown on every page"))
+    create.add_argument(
+        "--hashtag", action="append", metavar="TAG",
+        help=_("a hashtag to collect questions from (repeat for several)"),
+    )
+    create.add_argument(
+        "--starts-at", type=_iso_datetime, metavar="ISO",
+        help=_("when it starts, with its time zone, like 2026-11-24T19:00+01:00"),
+    )
+    create.set_defaults(handler=cmd_meeting_create)
+    start = meeting_commands.add_parser(
+        "start", help=_("make a meeting live"),
+        description=_("Make a meeting live: it shows on the home page as happening now."),
+    )
+    start.add_argument("slug", metavar="SLUG")
+    start.set_defaults(handler=cmd_meeting_start)
+    end = meeting_commands.add_parser(
+        "end", help=_("end a meeting"),
+        description=_("End a meeting: it takes no more questions and goes to the archive."),
+    )
+    end.add_argument("slug", metavar="SLUG")
+    end.set_defaults(handler=cmd_meeting_end)
+    listing = meeting_commands.add_parser(
+        "list", help=_("list meetings"), description=_("List every meeting, oldest first.")
+    )
+    listing.set_defaults(handler=cmd_meeting_list)
+
+    user = commands.add_parser(
+        "user", help=_("manage moderator and admin accounts"),
+        description=_("Manage moderator and admin accounts."),
+    )
+    user_commands = user.add_subparsers(dest="user_command", metavar="COMMAND", required=True)
+    add = user_commands.add_parser(
+        "add", help=_("add an account"),
+        description=_(
+            "Add an account. The password is asked twice on a terminal, or read from the "
+            "first line of standard input with --password-stdin."
+        ),
+    )
+    add.add_argument("username", metavar="USERNAME")
+    add.add_argument(
+        "--role", choices=["admin", "moderator"], default="moderator",
+        help=_("admins also manage meetings and accounts (default: %(default)s)"),
+    )
+    how = add.add_mutually_exclusive_group()
+    how.add_argument(
+        "--password-stdin", action="store_true",
+        help=_("read the password from the first line of standard input"),
+    )
+    how.add_argument(
+        "--no-password", action="store_true",
+        help=_("no password: the account can only use API tokens"),
+    )
+    add.set_defaults(handler=cmd_user_add)
+
+    token = commands.add_parser(
+        "token", help=_("manage API tokens"), description=_("Manage API tokens.")
+    )
+    token_commands = token.add_subparsers(dest="token_command", metavar="COMMAND", required=True)
+    token_create = token_commands.add_parser(
+        "create", help=_("create an API token for an account"),
+        description=_(
+            "Create an API token for an account, for 'Authorization: Bearer TOKEN'. "
+            "The token is printed once, alone on the last line."
+        ),
+    )
+    token_create.add_argument("username", metavar="USERNAME")
+    token_create.set_defaults(handler=cmd_token_create)
+    return parser
+
+
+def _fail(message: str, status: int = EXIT_USAGE) -> int:
+    print(_("council: error: {message}").format(message=" ".join(message.split())),
+          file=sys.stderr, flush=True)
+    return status
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the command; returns the exit status instead of exiting."""
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except (CouncilError, UsageError) as exc:
+        return _fail(str(exc))
+    except ValidationError as exc:  # the settings: a COUNCIL_* variable has a bad value
+        problems = "; ".join(
+            f"COUNCIL_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        return _fail(_("bad setting: {problems}").format(problems=problems))
+    except SQLAlchemyError as exc:
+        return _fail(
+            _("the database is not usable: {reason}").format(reason=str(exc).splitlines()[0]),
+            EXIT_FAILURE,
+        )
+    except OSError as exc:  # a data folder that cannot be written, a port already taken
+        return _fail(str(exc), EXIT_FAILURE)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if type(exc).__module__.startswith("alembic"):  # e.g. a database newer than this Council
+            return _fail(_("cannot upgrade the database: {reason}").format(reason=exc), EXIT_FAILURE)
+        raise
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    sys.exit(run(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,296 @@
+"""``council demo``: a throwaway live meeting with questions arriving, to look at every page.
+
+Everything lives in a temporary folder that is removed on exit. The sample
+questions go through the same domain functions as real ones (``check_question``
+then ``submit`` through ``Council.act``), so the moderation queue, the screen,
+the public page and the tracking page all behave exactly as in a real meeting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+import secrets
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from sqlalchemy.orm import Session
+
+from council.app import create_app
+from council.errors import CouncilError
+from council.i18n import _
+from council.intake import check_question, submit
+from council.meetings import create_meeting, start_meeting
+from council.moderation import actions
+from council.moderation.accounts import add_user
+from council.services import Council
+from council.settings import Settings
+
+log = logging.getLogger("council.demo")
+
+SLUG = "demo"
+TITLE = "Pleno de Jun — demo"
+HASHTAG = "PlenoJun"
+MODERATOR = "moderator"
+DEMO_ACTOR = "demo"
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    text: str
+    neighborhood: str | None = None
+    source: str = "web"
+    handle: str | None = None
+    verified: bool = False
+
+
+SAMPLES: tuple[Sample, ...] = (
+    Sample("Lucía Martínez", "¿Cuándo se va a arreglar la farola de la calle Real? Lleva tres "
+           "semanas apagada y por la noche no se ve nada.", "Barrio de la Iglesia"),
+    Sample("Antonio Jiménez", "¿Hay fecha para asfaltar el camino de Los Tablones? Con la lluvia "
+           "se hace barro y los coches no pasan.", "Los Tablones", "x", "@antonio_jun", True),
+    Sample("María José Ruiz", "¿Se va a ampliar el horario de la biblioteca municipal en época "
+           "de exámenes?", "Centro"),
+    Sample("Tom Fletcher", "Will the recycling point near the school get a second glass "
+           "container? It is full every weekend.", "Los Tablones"),
+    Sample("Carmen Ortega", "Gracias por el nuevo parque infantil. ¿Se podría poner algo de "
+           "sombra en los columpios para el verano?", "Barrio de la Iglesia", "x",
+           "@carmenortega", True),
+    Sample("José Ángel Núñez", "¿Qué pasa con el autobús a Granada los domingos? Los mayores no "
+           "tienen cómo ir al hospital."),
+    Sample("Sarah O'Brien", "Is there a plan for a pedestrian crossing on the main road? Cars go "
+           "very fast near the pharmacy.", "Centro"),
+    Sample("Paco Fernández", "¿Cuánto ha costado la reforma del polideportivo y cuándo abre la "
+           "piscina?", "Los Tablones", "mastodon", "@paco@mastodon.social"),
+    Sample("Inés Gómez", "¿Se puede hacer algo con los excrementos de perro en la plaza? Pongan "
+           "más papeleras con bolsas, por favor.", "Barrio de la Iglesia"),
+    Sample("Rafael Muñoz", "¿Cuándo empiezan las obras del centro de salud? Se anunciaron hace "
+           "un año.", None, "x", "@rafamunoz", False),
+    Sample("Elena Castillo", "¿Habrá wifi gratuito en la plaza del Ayuntamiento, como se "
+           "prometió?", "Centro"),
+    Sample("David Chen", "How can foreign residents sign up for the municipal sports "
+           "activities? The form is only in Spanish.", "Los Tablones"),
+    Sample("Begoña Sáez", "Los vecinos pedimos que el mercadillo del jueves vuelva a la calle de "
+           "la iglesia. ¿Es posible?", "Barrio de la Iglesia", "bluesky",
+           "@begosaez.bsky.social"),
+    Sample("Manolo Peña", "¿Por qué tarda tanto la respuesta a las averías del agua? Estuvimos "
+           "dos días con una fuga en la calle."),
+    Sample("Ana Belén Ríos", "¿Se van a plantar árboles en el paseo nuevo? Ahora mismo no hay "
+           "ni una sombra.", "Los Tablones"),
+    Sample("Mark Wilson", "Thank you for streaming the meetings. Could the videos have subtitles "
+           "for people with hearing loss?", "Centro"),
+    Sample("Pilar Domínguez", "¿Qué se hace por los mayores que viven solos durante la ola de "
+           "calor?", "Barrio de la Iglesia", "x", "@pilardominguez", True),
+    Sample("Javier Morales", "¿Se puede ampliar el aparcamiento junto al colegio? A la hora de "
+           "entrada es un caos."),
+    Sample("Rocío Vílchez", "¿Cuándo se repara la fuente de la plaza? Los niños la echan de "
+           "menos.", "Los Tablones"),
+    Sample("Luis Alcántara", "¿Se va a publicar en la web el presupuesto municipal desglosado "
+           "por áreas?", "Centro"),
+)
+
+
+def display_host(host: str) -> str:
+    """The host as a browser on this machine reaches it."""
+    if host in {"", "0.0.0.0"}:  # noqa: S104 - naming the wildcard, not binding to it
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Listen where asked before saying so: a port in use is a clear error, and 0 picks one."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(
+            _("cannot listen on {host} port {port}: {reason}").format(
+                host=host, port=port, reason=exc.strerror or exc
+            )
+        ) from exc
+    return sock
+
+
+def demo_settings(data_dir: Path) -> Settings:
+    """The environment's settings, minus everything that could reach real data or services."""
+    return Settings(
+        data_dir=data_dir,
+        database_url=f"sqlite:///{(data_dir / 'council.db').resolve()}",
+        secret_key=secrets.token_urlsafe(32),
+        redis_url=None,
+        public_url=None,
+        secure_cookies=False,
+        auto_migrate=True,
+        x_bearer_token=None,
+        x_replies=False,
+        mastodon_instances="",
+        mastodon_token=None,
+        bluesky_handle=None,
+        bluesky_app_password=None,
+    )
+
+
+class SampleFeed:
+    """Hands out the sample questions in turn, round and round, each with a unique id."""
+
+    def __init__(self, council: Council) -> None:
+        self.council = council
+        self._samples: Iterator[Sample] = itertools.cycle(SAMPLES)
+        self._count = itertools.count(1)
+
+    def next_kwargs(self) -> dict[str, Any]:
+        sample, n = next(self._samples), next(self._count)
+        question = check_question(
+            name=sample.name, text=sample.text, neighborhood=sample.neighborhood,
+            limits=self.council.limits,
+        )
+        kwargs: dict[str, Any] = {"slug": SLUG, "question": question, "source": sample.source}
+        if sample.source != "web":
+            kwargs.update(
+                handle=sample.handle, verified=sample.verified, external_id=f"demo-{n}",
+                posted_at=datetime.now(UTC),
+            )
+        return kwargs
+
+
+def set_up(council: Council, feed: SampleFeed, password: str) -> str:
+    """The live meeting, its moderator, and a few questions already moderated.
+
+    Returns the tracking token of a question left waiting, so the visitor can approve it
+    and watch its tracking page change.
+    """
+
+    def write(fn: Callable[..., Any], **kwargs: Any) -> Any:
+        return council.db.run_write(fn, **kwargs)[0]
+
+    write(create_meeting, slug=SLUG, title=TITLE, hashtags=[HASHTAG],
+          starts_at=datetime.now(UTC), actor=DEMO_ACTOR)
+    write(start_meeting, slug=SLUG, actor=DEMO_ACTOR)
+    write(add_user, username=MODERATOR, password=password, role="moderator")
+
+    def tracked(session: Session, **kwargs: Any) -> str:
+        return submit(session, **kwargs).track_token
+
+    token: str = write(tracked, **feed.next_kwargs())
+    # Something on the screen and in the queue from the first second.
+    ids = [write(lambda s, **kw: submit(s, **kw).id, **feed.next_kwargs()) for _n in range(3)]
+    for sub_id in ids:
+        write(actions.approve, slug=SLUG, submission_id=sub_id, actor=DEMO_ACTOR)
+    write(actions.show, slug=SLUG, submission_id=ids[0], actor=DEMO_ACTOR)
+    return token
+
+
+def banner(*, base: str, password: str, track_path: str, data_dir: Path, every: float) -> str:
+    lines = [
+        _("Council demo: a live meeting, a new sample question about every {s:g} s.").format(
+            s=every
+        ),
+        "",
+        _("  Chamber screen:  {url}").format(url=f"{base}/screen/{SLUG}"),
+        _("  Moderate:        {url}").format(url=f"{base}/moderate/{SLUG}"),
+        _("  Log in:          {url}").format(url=f"{base}/login"),
+        _("  Public page:     {url}").format(url=f"{base}/m/{SLUG}"),
+        _("  Track question:  {url}").format(url=f"{base}{track_path}"),
+        "",
+        _("  Username:        {user}").format(user=MODERATOR),
+        _("  Password:        {password}").format(password=password),
+        "",
+        _("Data is in {path} and is deleted when you stop the demo with Ctrl-C.").format(
+            path=data_dir
+        ),
+    ]
+    return "\n".join(lines)
+
+
+async def trickle(
+    server: uvicorn.Server, feed: SampleFeed, *, every: float, announce: str
+) -> None:
+    """Once the server listens: say where to look, then send a sample question now and then."""
+    while not server.started:
+        if server.should_exit:
+            return
+        await asyncio.sleep(0.02)
+    print(announce, flush=True)
+    while not server.should_exit:
+        await asyncio.sleep(every * random.uniform(0.6, 1.4))
+        kwargs = feed.next_kwargs()
+        try:
+            sub = await feed.council.act(submit, **kwargs)
+        except CouncilError as exc:  # e.g. the visitor ended the meeting from the admin page
+            print(_("No more sample questions: {reason}").format(reason=exc), flush=True)
+            return
+        except Exception:
+            log.exception("a sample question could not be sent")
+            continue
+        question = kwargs["question"]
+        print(
+            _("  new question #{id} from {name}{where}").format(
+                id=sub.id, name=question.name,
+                where=f" ({question.neighborhood})" if question.neighborhood else "",
+            ),
+            flush=True,
+        )
+
+
+def run_demo(*, host: str, port: int | None, trickle_seconds: float) -> int:
+    if port is None:
+        port = Settings().port
+    data_dir = Path(tempfile.mkdtemp(prefix="council-demo-"))
+    council: Council | None = None
+    try:
+        sock = bind(host, port)
+        app = create_app(demo_settings(data_dir))
+        council = app.state.council
+        assert council is not None
+        feed = SampleFeed(council)
+        password = secrets.token_urlsafe(12)
+        token = set_up(council, feed, password)
+        actual_port = sock.getsockname()[1]
+        announce = banner(
+            base=f"http://{display_host(host)}:{actual_port}", password=password,
+            track_path=app.url_path_for("track_page", token=token), data_dir=data_dir,
+            every=trickle_seconds,
+        )
+        config = uvicorn.Config(
+            app, host=host, port=actual_port, ws_per_message_deflate=False,
+            log_level="warning", access_log=False, lifespan="on",
+        )
+        server = uvicorn.Server(config)
+
+        async def serve() -> None:
+            feeder = asyncio.create_task(
+                trickle(server, feed, every=trickle_seconds, announce=announce)
+            )
+            try:
+                await server.serve(sockets=[sock])
+            finally:
+                feeder.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await feeder
+
+        # uvicorn stops gracefully on Ctrl-C, then raises it again for us: that is the way out.
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve())
+        sock.close()
+        print(_("Demo stopped; its data is deleted."), flush=True)
+        return 0
+    finally:
+        if council is not None:
+            council.db.close()
+        shutil.rmtree(data_dir, ignore_errors=True)

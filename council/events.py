@@ -1,0 +1,131 @@
+"""The per-meeting event log: one appended row per change, in the change's own transaction.
+
+Domain functions call :func:`record`; the writer collects what was recorded and
+hands it to the hub only after the transaction committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from council.models import PUBLIC_STATUSES, Event, Meeting, Submission
+from council.views import moderation_submission, public_submission, tracking_view
+
+_PENDING = "council_pending_events"
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedEvent:
+    meeting_id: int
+    seq: int
+    type: str
+    payload: dict[str, Any]
+    public: dict[str, Any] | None
+    # Tracking pages of these submissions get their new status: {track_token: view}.
+    tracking: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def message(self, audience: str) -> dict[str, Any] | None:
+        body = self.payload if audience == "moderation" else self.public
+        if body is None:
+            return None
+        return {"type": self.type, "seq": self.seq, **body}
+
+
+def next_seq(session: Session, meeting_id: int) -> int:
+    # One UPDATE ... RETURNING: the row lock serialises concurrent writers on PostgreSQL too.
+    bumped = session.execute(
+        update(Meeting)
+        .where(Meeting.id == meeting_id)
+        .values(last_seq=Meeting.last_seq + 1)
+        .returning(Meeting.last_seq)
+    ).scalar_one()
+    return int(bumped)
+
+
+def record(
+    session: Session,
+    *,
+    meeting: Meeting,
+    type: str,
+    payload: dict[str, Any],
+    public: dict[str, Any] | None,
+    actor: str | None,
+    submissions: tuple[Submission, ...] = (),
+) -> PublishedEvent:
+    seq = next_seq(session, meeting.id)
+    meeting.last_seq = seq
+    session.add(
+        Event(
+            meeting_id=meeting.id,
+            seq=seq,
+            type=type,
+            payload=payload,
+            public_payload=public,
+            submission_id=submissions[0].id if submissions else None,
+            actor=actor,
+        )
+    )
+    published = PublishedEvent(
+        meeting_id=meeting.id,
+        seq=seq,
+        type=type,
+        payload=payload,
+        public=public,
+        tracking={sub.track_token: tracking_view(sub) for sub in submissions},
+    )
+    session.info.setdefault(_PENDING, []).append(published)
+    return published
+
+
+def submission_event(
+    session: Session,
+    *,
+    type: str,
+    actor: str | None,
+    changed: list[Submission],
+    was_public: set[int],
+) -> PublishedEvent:
+    """Record a change to ``changed`` (primary first).
+
+    The public hears of it only when approved content appears, changes or goes:
+    a submission that was never public stays out of the public message entirely.
+    """
+    public_subs = [s for s in changed if s.id in was_public or s.status in PUBLIC_STATUSES]
+    return record(
+        session,
+        meeting=changed[0].meeting,
+        type=type,
+        payload={"submissions": [moderation_submission(s) for s in changed]},
+        public={"submissions": [public_submission(s) for s in public_subs]} if public_subs else None,
+        actor=actor,
+        submissions=tuple(changed),
+    )
+
+
+def take_pending_events(session: Session) -> list[PublishedEvent]:
+    events: list[PublishedEvent] = session.info.pop(_PENDING, [])
+    return events
+
+
+def events_after(
+    session: Session, meeting_id: int, after: int, upto: int, limit: int, audience: str
+) -> list[dict[str, Any]] | None:
+    """Messages in (after, upto] for one audience, or None when more than ``limit`` were missed."""
+    rows = session.scalars(
+        select(Event)
+        .where(Event.meeting_id == meeting_id, Event.seq > after, Event.seq <= upto)
+        .order_by(Event.seq)
+        .limit(limit + 1)
+    ).all()
+    if len(rows) > limit:
+        return None
+    messages = []
+    for row in rows:
+        body = row.payload if audience == "moderation" else row.public_payload
+        if body is not None:
+            messages.append({"type": row.type, "seq": row.seq, **body})
+    return messages

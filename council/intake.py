@@ -1,0 +1,106 @@
+"""Questions arriving: checked, stored as received, and announced to moderators only."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from council.errors import InvalidInput, NotAccepting
+from council.events import submission_event
+from council.meetings import get_meeting
+from council.models import Status, Submission
+from council.text import clean_line, clean_text
+
+MAX_NEIGHBORHOOD_LENGTH = 80
+HONEYPOT_REASON = "automatic: a field hidden from people was filled in (looks like a bot)"
+
+
+@dataclass(frozen=True)
+class Limits:
+    name: int = 80
+    text: int = 500
+
+
+@dataclass(frozen=True)
+class Question:
+    name: str
+    text: str
+    neighborhood: str | None
+
+
+def check_question(
+    *, name: str, text: str, neighborhood: str | None, limits: Limits
+) -> Question:
+    """Trim and check what a person typed; every problem is named so they can fix it at once."""
+    name, text = clean_line(name), clean_text(text)
+    area = clean_line(neighborhood) if neighborhood else ""
+    problems: dict[str, str] = {}
+    if not name:
+        problems["name"] = "Please write your name."
+    elif len(name) > limits.name:
+        problems["name"] = f"Your name is too long: at most {limits.name} characters."
+    if not text:
+        problems["text"] = "Please write your question."
+    elif len(text) > limits.text:
+        problems["text"] = (
+            f"Your question is too long: {len(text)} characters, at most {limits.text}."
+        )
+    if len(area) > MAX_NEIGHBORHOOD_LENGTH:
+        problems["neighborhood"] = (
+            f"The neighbourhood is too long: at most {MAX_NEIGHBORHOOD_LENGTH} characters."
+        )
+    if problems:
+        raise InvalidInput(" ".join(problems.values()), errors=problems)
+    return Question(name=name, text=text, neighborhood=area or None)
+
+
+def submit(
+    session: Session,
+    *,
+    slug: str,
+    question: Question,
+    source: str = "web",
+    external_id: str | None = None,
+    external_url: str | None = None,
+    handle: str | None = None,
+    avatar_url: str | None = None,
+    posted_at: datetime | None = None,
+    verified: bool = False,
+    honeypot_filled: bool = False,
+) -> Submission:
+    meeting = get_meeting(session, slug=slug)
+    if not meeting.is_accepting:
+        raise NotAccepting(
+            f"The meeting {meeting.title!r} is not taking questions now."
+            if meeting.status != "ended"
+            else f"The meeting {meeting.title!r} has ended and takes no more questions."
+        )
+    sub = Submission(
+        meeting=meeting,
+        source=source,
+        external_id=external_id,
+        external_url=external_url,
+        author_name=question.name,
+        author_handle=handle,
+        avatar_url=avatar_url,
+        neighborhood=question.neighborhood,
+        verified=verified,
+        original_text=question.text,
+        display_text=question.text,
+        status=Status.PENDING,
+        asked_count=1,
+        track_token=secrets.token_urlsafe(24),
+        posted_at=posted_at,
+    )
+    if honeypot_filled:
+        # Kept, not dropped: a person whose browser autofilled the trap can still be restored.
+        sub.status = Status.REJECTED
+        sub.rejection_reason = HONEYPOT_REASON
+        sub.rejected_by = "system"
+    session.add(sub)
+    session.flush()
+    submission_event(session, type="received", actor=None, changed=[sub], was_public=set())
+    return sub

@@ -1,0 +1,86 @@
+"""What a client starts from: a snapshot of the meeting, or the events it missed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from council.errors import NotFound
+from council.events import events_after
+from council.meetings import get_meeting
+from council.models import Meeting, Status, Submission
+from council.views import meeting_view, moderation_submission, public_submission
+
+Audience = str  # "public" | "moderation"
+
+
+def public_state(session: Session, *, meeting: Meeting) -> dict[str, Any]:
+    # The seq is read before the rows: an event landing in between is then also delivered
+    # live, and applying a submission's full view twice changes nothing.
+    seq = session.scalar(select(Meeting.last_seq).where(Meeting.id == meeting.id)) or 0
+    subs = session.scalars(
+        select(Submission)
+        .where(
+            Submission.meeting_id == meeting.id,
+            Submission.status.in_([Status.APPROVED, Status.ON_SCREEN, Status.ANSWERED]),
+        )
+        .order_by(Submission.approved_at, Submission.id)
+    ).all()
+    on_screen = next((s for s in subs if s.status == Status.ON_SCREEN), None)
+    return {
+        "meeting": meeting_view(meeting),
+        "seq": seq,
+        "on_screen": public_submission(on_screen) if on_screen else None,
+        "approved": [public_submission(s) for s in subs if s.status == Status.APPROVED],
+        "answered": [
+            public_submission(s)
+            for s in sorted(
+                (s for s in subs if s.status == Status.ANSWERED),
+                key=lambda s: (s.answered_at is None, s.answered_at),
+            )
+        ],
+    }
+
+
+def moderation_state(
+    session: Session, *, meeting: Meeting, status: str | None = None
+) -> dict[str, Any]:
+    seq = session.scalar(select(Meeting.last_seq).where(Meeting.id == meeting.id)) or 0
+    query = select(Submission).where(Submission.meeting_id == meeting.id)
+    if status:
+        query = query.where(Submission.status == status)
+    subs = session.scalars(query.order_by(Submission.received_at, Submission.id)).all()
+    on_screen = next((s for s in subs if s.status == Status.ON_SCREEN), None)
+    return {
+        "meeting": meeting_view(meeting),
+        "seq": seq,
+        "on_screen": on_screen.id if on_screen else None,
+        "submissions": [moderation_submission(s) for s in subs],
+    }
+
+
+def meeting_id_for(session: Session, *, slug: str) -> int:
+    meeting_id = session.scalar(select(Meeting.id).where(Meeting.slug == slug))
+    if meeting_id is None:
+        raise NotFound(f"There is no meeting {slug!r}.")
+    return int(meeting_id)
+
+
+def opening_messages(
+    session: Session, *, slug: str, audience: Audience, after: int | None, limit: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """The meeting id and what to send first: missed events when few, else a snapshot."""
+    meeting = get_meeting(session, slug=slug)
+    if after is not None and 0 <= after <= meeting.last_seq:
+        missed = events_after(session, meeting.id, after, meeting.last_seq, limit, audience)
+        if missed is not None:
+            # A marker that the replay is complete, carrying the seq the client is now at.
+            return meeting.id, [*missed, {"type": "resumed", "seq": meeting.last_seq}]
+    state = (
+        public_state(session, meeting=meeting)
+        if audience == "public"
+        else moderation_state(session, meeting=meeting)
+    )
+    return meeting.id, [{"type": "snapshot", **state}]

@@ -1,0 +1,107 @@
+"""Meetings: create, start, end, find. A meeting's changes are events like any other."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from council.errors import Conflict, InvalidInput, NotFound
+from council.events import record
+from council.models import Meeting, MeetingStatus, utcnow
+from council.views import meeting_view
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+HASHTAG = re.compile(r"^\w{1,100}$")
+
+
+def normalise_hashtag(tag: str) -> str:
+    tag = tag.strip().lstrip("#")
+    if not HASHTAG.match(tag):
+        raise InvalidInput(
+            f"{tag!r} is not a hashtag: use letters, digits and underscores, like PlenoJun."
+        )
+    return tag
+
+
+def get_meeting(session: Session, *, slug: str) -> Meeting:
+    meeting = session.scalars(select(Meeting).where(Meeting.slug == slug)).one_or_none()
+    if meeting is None:
+        raise NotFound(f"There is no meeting {slug!r}.")
+    return meeting
+
+
+def list_meetings(session: Session) -> list[Meeting]:
+    return list(session.scalars(select(Meeting).order_by(Meeting.starts_at, Meeting.id)).all())
+
+
+def create_meeting(
+    session: Session, *, slug: str, title: str, hashtags: list[str] | None = None,
+    starts_at: datetime | None = None, actor: str | None = None,
+) -> Meeting:
+    slug = slug.strip().lower()
+    if not SLUG.match(slug):
+        raise InvalidInput(
+            f"{slug!r} cannot be a meeting's address: use 1-64 lowercase letters, digits "
+            "and dashes, like pleno-2026-11."
+        )
+    title = " ".join(title.split())
+    if not 1 <= len(title) <= 200:
+        raise InvalidInput("The title must be 1 to 200 characters.")
+    if starts_at is not None and starts_at.tzinfo is None:
+        raise InvalidInput("Give the start time with its time zone, like 2026-11-24T19:00+01:00.")
+    meeting = Meeting(
+        slug=slug,
+        title=title,
+        hashtags=[normalise_hashtag(t) for t in hashtags or []],
+        starts_at=starts_at,
+        status=MeetingStatus.SCHEDULED,
+        accepts_questions=True,
+        last_seq=0,
+    )
+    session.add(meeting)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"A meeting {slug!r} exists already: choose another address.") from exc
+    record(session, meeting=meeting, type="meeting", payload={"meeting": meeting_view(meeting)},
+           public={"meeting": meeting_view(meeting)}, actor=actor)
+    return meeting
+
+
+def _set_status(session: Session, *, slug: str, status: MeetingStatus, actor: str | None) -> Meeting:
+    meeting = get_meeting(session, slug=slug)
+    if meeting.status == MeetingStatus.ENDED and status == MeetingStatus.LIVE:
+        raise Conflict(f"Meeting {slug!r} has ended; it cannot go live again.")
+    meeting.status = status
+    if status == MeetingStatus.LIVE:
+        meeting.started_at = meeting.started_at or utcnow()
+    if status == MeetingStatus.ENDED:
+        meeting.ended_at = utcnow()
+        meeting.accepts_questions = False
+    view = meeting_view(meeting)
+    record(session, meeting=meeting, type="meeting", payload={"meeting": view},
+           public={"meeting": view}, actor=actor)
+    return meeting
+
+
+def start_meeting(session: Session, *, slug: str, actor: str | None = None) -> Meeting:
+    return _set_status(session, slug=slug, status=MeetingStatus.LIVE, actor=actor)
+
+
+def end_meeting(session: Session, *, slug: str, actor: str | None = None) -> Meeting:
+    return _set_status(session, slug=slug, status=MeetingStatus.ENDED, actor=actor)
+
+
+def set_accepting(session: Session, *, slug: str, accepting: bool, actor: str | None = None) -> Meeting:
+    meeting = get_meeting(session, slug=slug)
+    if accepting and meeting.status == MeetingStatus.ENDED:
+        raise Conflict(f"Meeting {slug!r} has ended; it cannot take questions again.")
+    meeting.accepts_questions = accepting
+    view = meeting_view(meeting)
+    record(session, meeting=meeting, type="meeting", payload={"meeting": view},
+           public={"meeting": view}, actor=actor)
+    return meeting

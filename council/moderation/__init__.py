@@ -1,0 +1,1 @@
+"""Moderation: the state machine of a submission, and who may drive it."""

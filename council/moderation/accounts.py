@@ -1,0 +1,94 @@
+"""Moderator and admin accounts, their passwords (argon2) and API tokens (stored hashed)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from council.errors import Conflict, InvalidInput, NotFound
+from council.models import ApiToken, Role, User, utcnow
+
+USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,80}$")
+MIN_PASSWORD_LENGTH = 8
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def add_user(session: Session, *, username: str, password: str | None, role: str) -> User:
+    if not USERNAME.match(username):
+        raise InvalidInput(
+            "A user name is 1-80 letters, digits, dots, dashes, underscores or @."
+        )
+    if role not in {r.value for r in Role}:
+        raise InvalidInput(f"Role must be admin or moderator, not {role!r}.")
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"The password is too short: at least {MIN_PASSWORD_LENGTH} characters.")
+    user = User(
+        username=username,
+        password_hash=_hasher.hash(password) if password else None,
+        role=role,
+        active=True,
+    )
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"A user {username!r} exists already.") from exc
+    return user
+
+
+def get_user(session: Session, *, username: str) -> User:
+    user = session.scalars(select(User).where(User.username == username)).one_or_none()
+    if user is None:
+        raise NotFound(f"There is no user {username!r}.")
+    return user
+
+
+def authenticate(session: Session, *, username: str, password: str) -> User | None:
+    user = session.scalars(
+        select(User).where(User.username == username, User.active.is_(True))
+    ).one_or_none()
+    try:
+        _hasher.verify(user.password_hash if user and user.password_hash else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return user if user and user.password_hash else None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, *, username: str) -> str:
+    """A new API token for ``username``; only its hash is kept, so it is shown once."""
+    user = get_user(session, username=username)
+    token = "council_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=_digest(token)))
+    return token
+
+
+def user_for_token(session: Session, *, token: str) -> User | None:
+    row = session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == _digest(token))
+    ).one_or_none()
+    if row is None or not row.user.active:
+        return None
+    return row.user
+
+
+def user_by_id(session: Session, *, user_id: int) -> User | None:
+    user = session.get(User, user_id)
+    return user if user is not None and user.active else None
+
+
+def touch_token(session: Session, *, token: str) -> None:
+    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(token))).one()
+    row.last_used_at = utcnow()

@@ -1,0 +1,233 @@
+"""Every moderator action on a submission, one function each, in one place.
+
+Each function takes a session and keyword arguments, checks the transition
+against the diagram in DESIGN.md, changes the row, records who and when, and
+appends one event in the same transaction. Nothing here commits or publishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from council.errors import InvalidInput, InvalidTransition, NotFound, StaleAction
+from council.events import submission_event
+from council.meetings import get_meeting
+from council.text import clean_text
+from council.models import PUBLIC_STATUSES, Status, Submission, utcnow
+from council.views import moderation_submission
+
+ACTIONS = ("approve", "reject", "restore", "show", "hide", "answer", "merge")
+
+STATUS_WORDS = {
+    Status.PENDING: "waiting for moderation",
+    Status.APPROVED: "approved",
+    Status.REJECTED: "rejected",
+    Status.ON_SCREEN: "on screen",
+    Status.ANSWERED: "answered",
+    Status.MERGED: "merged into another question",
+}
+
+MAX_REASON_LENGTH = 300
+
+
+def load_submission(session: Session, *, slug: str, submission_id: int) -> Submission:
+    meeting = get_meeting(session, slug=slug)
+    sub = session.scalars(
+        select(Submission)
+        .where(Submission.id == submission_id, Submission.meeting_id == meeting.id)
+        .with_for_update()
+    ).one_or_none()
+    if sub is None:
+        raise NotFound(f"Question {submission_id} does not exist in meeting {slug!r}.")
+    return sub
+
+
+def _check(
+    sub: Submission, *, action: str, allowed_from: Iterable[str], expected_status: str | None
+) -> set[int]:
+    """Refuse stale and invalid actions; return the ids that were public before the change."""
+    if expected_status is not None and expected_status != sub.status:
+        raise StaleAction(
+            f"Question {sub.id} is now {STATUS_WORDS.get(Status(sub.status), sub.status)}, "
+            f"not {expected_status}: someone else acted on it first. Nothing was changed.",
+            current=moderation_submission(sub),
+        )
+    allowed = set(allowed_from)
+    if sub.status not in allowed:
+        raise InvalidTransition(
+            f"Cannot {action} question {sub.id}: it is "
+            f"{STATUS_WORDS.get(Status(sub.status), sub.status)}. "
+            f"Only questions that are {' or '.join(sorted(STATUS_WORDS[Status(s)] for s in allowed))} "
+            f"can be {_past(action)}.",
+            current=moderation_submission(sub),
+        )
+    return {sub.id} if sub.status in PUBLIC_STATUSES else set()
+
+
+def _past(action: str) -> str:
+    return {
+        "approve": "approved", "reject": "rejected", "restore": "restored", "show": "shown",
+        "hide": "hidden", "answer": "answered", "merge": "merged", "edit": "edited",
+    }[action]
+
+
+def approve(
+    session: Session, *, slug: str, submission_id: int, actor: str,
+    expected_status: str | None = None,
+) -> Submission:
+    sub = load_submission(session, slug=slug, submission_id=submission_id)
+    was_public = _check(
+        sub, action="approve", allowed_from=[Status.PENDING], expected_status=expected_status
+    )
+    sub.status = Status.APPROVED
+    sub.approved_at, sub.approved_by = utcnow(), actor
+    submission_event(session, type="approved", actor=actor, changed=[sub], was_public=was_public)
+    return sub
+
+
+def reject(
+    session: Session, *, slug: str, submission_id: int, actor: str,
+    reason: str | None = None, expected_status: str | None = None,
+) -> Submission:
+    reason = (reason or "").strip() or None
+    if reason and len(reason) > MAX_REASON_LENGTH:
+        raise InvalidInput(f"The reason is too long: at most {MAX_REASON_LENGTH} characters.")
+    sub = load_submission(session, slug=slug, submission_id=submission_id)
+    was_public = _check(
+        sub, action="reject", allowed_from=[Status.PENDING], expected_status=expected_status
+    )
+    sub.status = Status.REJECTED
+    sub.rejection_reason = reason
+    sub.rejected_at, sub.rejected_by = utcnow(), actor
+    submission_event(session, type="rejected", actor=actor, changed=[sub], was_public=was_public)
+    return sub
+
+
+def restore(
+    session: Session, *, slug: str, submission_id: int, actor: str,
+    expected_status: str | None = None,
+) -> Submission:
+    sub = load_submission(session, slug=slug, submission_id=submission_id)
+    was_public = _check(
+        sub, action="restore", allowed_from=[Status.APPROVED, Status.REJECTED],
+        expected_status=expected_status,
+    )
+    sub.status = Status.PENDING
+    sub.rejection_reason = None
+    sub.restored_at, sub.restored_by = utcnow(), actor
+    submission_event(session, type="restored", actor=actor, changed=[sub], was_public=was_public)
+    return sub
+
+
+def show(
+    session: Session, *, slug: str, submission_id: int, actor: str,
+    expected_status: str | None = None,
+) -> Submission:
+    sub = load_submission(session, slug=slug, submission_id=submission_id)
+    was_public = _check(
+        sub, action="show", allowed_from=[Status.APPROVED], expected_status=expected_status
+    )
+    now = utcnow()
+    # At most one question on screen: the one there now goes back to the approved queue.
+    previous = session.scalars(
+        select(Submission)
+        .where(Submission.meeting_id == sub.meeting_id, Submission.status == Status.ON_SCREEN)
+        .with_for_update()
+    ).all()
+    for other in previous:
+        other.status = Status.APPROVED
+        other.hidden_at, other.hidden_by = now, actor
+        was_public.add(other.id)
+    sub.status = Status.ON_SCREEN
+    sub.shown_at, sub.shown_by = now, actor
+    submission_event(
+        session, type="shown", actor=actor, changed=[sub, *previous], was_public=was_public
+    )
+    return sub
+
+
+def hide(
+    session: Session, *, slug: str, submission_id: int, actor: str,
+    expected_status: str | None = None,
+) -> Submission:
+    sub = load_submission(session, slug=slug, submission_id=submission_id)
+    was_public = _check(
+        sub, action="hide", allowed_from=[Status.ON_SCREEN], expected_status=expected_status
+    )
+    sub.status = Status.APPROVED
+    sub.hidden_at, sub.hidden_by = utcnow(), actor
+    submission_event(session, type="hidden", actor=actor, changed=[sub], was_public=was_public)
+    return sub
+
+
+def answer(
+    session: Session, *, slug: str, submission_id: int, actor: str,
+    expected_status: str | None = None,
+) -> Submission:
+    sub = load_submission(session, slug=slug, submission_id=submission_id)
+    was_public = _check(
+        sub, action="answer", allowed_from=[Status.ON_SCREEN], expected_status=expected_status
+    )
+    sub.status = Status.ANSWERED
+    sub.answered_at, sub.answered_by = utcnow(), actor
+    submission_event(session, type="answered", actor=actor, changed=[sub], was_public=was_public)
+    return sub
+
+
+def merge(
+    session: Session, *, slug: str, submission_id: int, actor: str,
+    into: int | None = None, expected_status: str | None = None,
+) -> Submission:
+    if into is None:
+        raise InvalidInput("Say which question to merge into: give 'into' with its number.")
+    if into == submission_id:
+        raise InvalidInput("A question cannot be merged into itself.")
+    sub = load_submission(session, slug=slug, submission_id=submission_id)
+    was_public = _check(
+        sub, action="merge",
+        allowed_from=[Status.PENDING, Status.APPROVED, Status.REJECTED, Status.ON_SCREEN],
+        expected_status=expected_status,
+    )
+    target = load_submission(session, slug=slug, submission_id=into)
+    if target.status == Status.MERGED:
+        raise InvalidTransition(
+            f"Question {into} was itself merged into question {target.merged_into_id}: "
+            f"merge into that one instead.",
+            current=moderation_submission(target),
+        )
+    if target.status in PUBLIC_STATUSES:
+        was_public.add(target.id)
+    sub.status = Status.MERGED
+    sub.merged_into_id = target.id
+    sub.merged_at, sub.merged_by = utcnow(), actor
+    # Everyone who asked the merged question now counts towards the one kept.
+    target.asked_count += sub.asked_count
+    submission_event(
+        session, type="merged", actor=actor, changed=[sub, target], was_public=was_public
+    )
+    return sub
+
+
+def edit(
+    session: Session, *, slug: str, submission_id: int, actor: str, text: str,
+    expected_status: str | None = None, max_length: int = 500,
+) -> Submission:
+    text = clean_text(text)
+    if not text:
+        raise InvalidInput("The question cannot be empty. To remove it, reject it instead.")
+    if len(text) > max_length:
+        raise InvalidInput(f"The question is too long: at most {max_length} characters.")
+    sub = load_submission(session, slug=slug, submission_id=submission_id)
+    was_public = _check(
+        sub, action="edit",
+        allowed_from=[Status.PENDING, Status.APPROVED, Status.REJECTED, Status.ON_SCREEN,
+                      Status.ANSWERED],
+        expected_status=expected_status,
+    )
+    sub.display_text = text
+    sub.edited_at, sub.edited_by = utcnow(), actor
+    submission_event(session, type="edited", actor=actor, changed=[sub], was_public=was_public)
+    return sub

@@ -1,0 +1,132 @@
+"""One typed place for every setting; each is read from a ``COUNCIL_*`` variable or ``.env``.
+
+Every field here is documented in README.md (a test checks that), so a clerk
+can configure Council without reading code.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour)\s*$")
+_PERIOD_SECONDS = {"second": 1, "minute": 60, "hour": 3600}
+
+
+def parse_rate(text: str) -> tuple[int, int]:
+    """``"5/minute"`` -> ``(5, 60)``: how many requests in how many seconds."""
+    match = _RATE.match(text)
+    if not match:
+        raise ValueError(f"rate must look like '5/minute' (per second, minute or hour), got {text!r}")
+    return int(match.group(1)), _PERIOD_SECONDS[match.group(2)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="COUNCIL_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        default=Path("council-data"),
+        description="Folder for the SQLite database, the secret key file and recordings.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; empty means a SQLite file `council.db` in the data folder.",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Signs session cookies; empty means one generated once and kept in the data folder.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `council serve` listens on.")
+    port: int = Field(default=8000, description="Port `council serve` listens on.")
+    public_url: str | None = Field(
+        default=None,
+        description="Address residents use to reach Council (for the QR code on the screen); "
+        "empty means the address the screen itself was opened with.",
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis for the hub between several workers (city scale)."
+    )
+    submission_rate_limit: str = Field(
+        default="5/minute", description="Questions each client may send, as `N/second|minute|hour`."
+    )
+    login_rate_limit: str = Field(
+        default="10/minute", description="Login attempts per client and user name."
+    )
+    secure_cookies: bool = Field(
+        default=False, description="Send the session cookie over HTTPS only (turn on behind TLS)."
+    )
+    auto_migrate: bool = Field(
+        default=True, description="Upgrade the database schema when the app starts."
+    )
+    ws_queue_size: int = Field(
+        default=256, description="Messages a websocket client may fall behind before it is dropped."
+    )
+    ws_ping_seconds: float = Field(
+        default=15.0, description="Seconds between keep-alive pings on idle websockets."
+    )
+    resync_limit: int = Field(
+        default=500,
+        description="Most missed events replayed on reconnect; further behind gets a fresh snapshot.",
+    )
+    max_question_length: int = Field(default=500, description="Longest question text accepted.")
+    max_name_length: int = Field(default=80, description="Longest author name accepted.")
+    default_language: str = Field(default="en", description="Language of pages and messages.")
+    x_bearer_token: str | None = Field(
+        default=None, description="X API bearer token; collecting hashtag posts is on when set."
+    )
+    x_api_base_url: str = Field(
+        default="https://api.x.com", description="X API address (a proxy, or a fake in tests)."
+    )
+    x_poll_seconds: float = Field(default=5.0, description="Seconds between X searches.")
+    x_replies: bool = Field(default=False, description="Reply on X when a question is answered.")
+    x_consumer_key: str | None = Field(default=None, description="X app key, for replies.")
+    x_consumer_secret: str | None = Field(default=None, description="X app secret, for replies.")
+    x_access_token: str | None = Field(default=None, description="X user token, for replies.")
+    x_access_token_secret: str | None = Field(
+        default=None, description="X user token secret, for replies."
+    )
+    rtmp_host: str = Field(
+        default="127.0.0.1", description="Interface the RTMP recorder listens on (keep it trusted)."
+    )
+    rtmp_port: int = Field(default=1935, description="Port the RTMP recorder listens on.")
+    mastodon_instances: str = Field(
+        default="", description="Comma-separated Mastodon base URLs to follow the hashtag on."
+    )
+    mastodon_token: str | None = Field(default=None, description="Mastodon access token.")
+    mastodon_poll_seconds: float = Field(default=10.0, description="Seconds between Mastodon polls.")
+    bluesky_base_url: str = Field(
+        default="https://bsky.social", description="Bluesky service address."
+    )
+    bluesky_handle: str | None = Field(default=None, description="Bluesky account for searching.")
+    bluesky_app_password: str | None = Field(
+        default=None, description="App password of that Bluesky account."
+    )
+
+    @field_validator("submission_rate_limit", "login_rate_limit")
+    @classmethod
+    def _valid_rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'council.db').resolve()}"
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, else one generated on first use and kept, so logins survive restarts."""
+        if self.secret_key:
+            return self.secret_key
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key_file = self.data_dir / "secret_key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()

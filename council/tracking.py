@@ -1,0 +1,17 @@
+"""The submitter's view: found by an unguessable token, never by the guessable id."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from council.errors import NotFound
+from council.i18n import _
+from council.models import Submission
+
+
+def find_by_token(session: Session, *, token: str) -> Submission:
+    sub = session.scalars(select(Submission).where(Submission.track_token == token)).one_or_none()
+    if sub is None:
+        raise NotFound(_("This tracking link is not valid. Check that it was copied whole."))
+    return sub

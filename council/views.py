@@ -1,0 +1,102 @@
+"""How meetings and submissions look to each audience: moderators, the public, the submitter.
+
+The public view is the only shape that may leave through public pages and the
+public websocket, and it exists only for approved content.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from council.models import PUBLIC_STATUSES, Meeting, Submission
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def meeting_view(meeting: Meeting) -> dict[str, Any]:
+    return {
+        "slug": meeting.slug,
+        "title": meeting.title,
+        "hashtags": list(meeting.hashtags or []),
+        "starts_at": iso(meeting.starts_at),
+        "status": meeting.status,
+        "accepting": meeting.is_accepting,
+    }
+
+
+def public_submission(sub: Submission) -> dict[str, Any]:
+    """Approved content only; anything else becomes a bare withdrawal notice."""
+    if sub.status not in PUBLIC_STATUSES:
+        return {"id": sub.id, "status": "withdrawn"}
+    return {
+        "id": sub.id,
+        "status": sub.status,
+        "text": sub.display_text,
+        "author": sub.author_name,
+        "handle": sub.author_handle,
+        "neighborhood": sub.neighborhood,
+        "source": sub.source,
+        "url": sub.external_url,
+        "verified": sub.verified,
+        "asked_count": sub.asked_count,
+        "approved_at": iso(sub.approved_at),
+        "shown_at": iso(sub.shown_at),
+        "answered_at": iso(sub.answered_at),
+    }
+
+
+def moderation_submission(sub: Submission) -> dict[str, Any]:
+    return {
+        "id": sub.id,
+        "status": sub.status,
+        "text": sub.display_text,
+        "original_text": sub.original_text,
+        "edited": sub.display_text != sub.original_text,
+        "author": sub.author_name,
+        "handle": sub.author_handle,
+        "avatar_url": sub.avatar_url,
+        "neighborhood": sub.neighborhood,
+        "source": sub.source,
+        "external_id": sub.external_id,
+        "url": sub.external_url,
+        "verified": sub.verified,
+        "asked_count": sub.asked_count,
+        "merged_into": sub.merged_into_id,
+        "rejection_reason": sub.rejection_reason,
+        "posted_at": iso(sub.posted_at),
+        "received_at": iso(sub.received_at),
+        "approved_at": iso(sub.approved_at),
+        "approved_by": sub.approved_by,
+        "rejected_at": iso(sub.rejected_at),
+        "rejected_by": sub.rejected_by,
+        "restored_at": iso(sub.restored_at),
+        "restored_by": sub.restored_by,
+        "shown_at": iso(sub.shown_at),
+        "shown_by": sub.shown_by,
+        "hidden_at": iso(sub.hidden_at),
+        "hidden_by": sub.hidden_by,
+        "answered_at": iso(sub.answered_at),
+        "answered_by": sub.answered_by,
+        "merged_at": iso(sub.merged_at),
+        "merged_by": sub.merged_by,
+        "edited_at": iso(sub.edited_at),
+        "edited_by": sub.edited_by,
+    }
+
+
+def tracking_view(sub: Submission) -> dict[str, Any]:
+    """What the person who asked sees: their own words, and where the question is now."""
+    return {
+        "id": sub.id,
+        "status": sub.status,
+        "text": sub.original_text,
+        "author": sub.author_name,
+        "rejection_reason": sub.rejection_reason if sub.status == "rejected" else None,
+        "received_at": iso(sub.received_at),
+        "shown_at": iso(sub.shown_at),
+        "answered_at": iso(sub.answered_at),
+        "meeting": sub.meeting.slug,
+    }

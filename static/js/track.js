@@ -1,0 +1,33 @@
+// The submitter's tracking page: their question's status, live.
+import { connect, connectionIndicator } from "./live.js";
+import { readJson } from "./dom.js";
+
+const strings = readJson("strings");
+const section = document.querySelector("[data-ws]");
+const statusNode = document.getElementById("status");
+const reasonNode = document.getElementById("reason");
+const order = ["pending", "approved", "on_screen", "answered"];
+
+function render(submission) {
+  statusNode.dataset.status = submission.status;
+  statusNode.textContent = strings[submission.status] || submission.status;
+  reasonNode.textContent = submission.rejection_reason || "";
+  reasonNode.hidden = !submission.rejection_reason;
+  const reached = order.indexOf(submission.status);
+  document.querySelectorAll("[data-step]").forEach((step) => {
+    const index = order.indexOf(step.dataset.step);
+    step.classList.toggle("done", reached >= 0 && index <= reached);
+    if (index === reached) step.setAttribute("aria-current", "step");
+    else step.removeAttribute("aria-current");
+  });
+}
+
+render({ status: statusNode.dataset.status, rejection_reason: reasonNode.textContent.trim() || null });
+
+connect(section.dataset.ws, {
+  resume: false,
+  onStatus: connectionIndicator(),
+  onMessage(message) {
+    if (message.submission) render(message.submission);
+  },
+});
