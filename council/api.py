@@ -14,8 +14,8 @@ from council.errors import InvalidInput, NotFound, RateLimited
 from council.i18n import _
 from council.intake import check_question, submit
 from council.live.snapshot import moderation_state, public_state
-from council.moderation import actions
 from council.models import Status
+from council.moderation import actions
 from council.tracking import find_by_token
 from council.views import meeting_view, moderation_submission, tracking_view
 
@@ -32,7 +32,8 @@ class SubmissionIn(BaseModel):
     text: str = Field(max_length=RAW_CAP, description="The question, 1-500 characters.")
     neighborhood: str | None = Field(default=None, max_length=RAW_CAP)
     website: str | None = Field(
-        default=None, max_length=RAW_CAP,
+        default=None,
+        max_length=RAW_CAP,
         description="Leave empty. A field hidden from people: bots fill it in.",
     )
 
@@ -74,7 +75,12 @@ def client_key(request: Request) -> str:
 
 
 async def create_submission(
-    request: Request, *, slug: str, name: str, text: str, neighborhood: str | None,
+    request: Request,
+    *,
+    slug: str,
+    name: str,
+    text: str,
+    neighborhood: str | None,
     honeypot: str | None,
 ) -> Any:
     """Shared by the JSON API and the plain HTML form: the same checks, limit and write."""
@@ -96,18 +102,28 @@ async def create_submission(
 
 
 @router.post(
-    "/meetings/{slug}/submissions", status_code=201, response_model=SubmissionCreated,
-    responses={409: {"description": "The meeting is not taking questions"},
-               422: {"description": "Bad input, with a readable message"},
-               429: {"description": "Too many questions from this client; see Retry-After"}},
+    "/meetings/{slug}/submissions",
+    status_code=201,
+    response_model=SubmissionCreated,
+    responses={
+        409: {"description": "The meeting is not taking questions"},
+        422: {"description": "Bad input, with a readable message"},
+        429: {"description": "Too many questions from this client; see Retry-After"},
+    },
 )
 async def post_submission(slug: str, body: SubmissionIn, request: Request) -> SubmissionCreated:
     sub = await create_submission(
-        request, slug=slug, name=body.name, text=body.text, neighborhood=body.neighborhood,
+        request,
+        slug=slug,
+        name=body.name,
+        text=body.text,
+        neighborhood=body.neighborhood,
         honeypot=body.website,
     )
     return SubmissionCreated(
-        id=sub.id, status="pending", track_url=str(request.url_for("track_page", token=sub.track_token))
+        id=sub.id,
+        status="pending",
+        track_url=str(request.url_for("track_page", token=sub.track_token)),
     )
 
 
@@ -129,7 +145,9 @@ async def get_state(slug: str, request: Request) -> dict[str, Any]:
 
 @router.get("/meetings/{slug}/submissions")
 async def list_submissions(
-    slug: str, request: Request, actor: Annotated[Actor, Depends(require_moderator)],
+    slug: str,
+    request: Request,
+    actor: Annotated[Actor, Depends(require_moderator)],
     status: Annotated[Status | None, Query(description="Only this status")] = None,
 ) -> dict[str, Any]:
     def queue(session: Any) -> dict[str, Any]:
@@ -141,7 +159,10 @@ async def list_submissions(
 
 @router.post("/meetings/{slug}/submissions/{submission_id}/{action}")
 async def act_on_submission(
-    slug: str, submission_id: int, action: str, request: Request,
+    slug: str,
+    submission_id: int,
+    action: str,
+    request: Request,
     actor: Annotated[Actor, Depends(require_moderator)],
     body: Annotated[ActionIn | None, Body()] = None,
 ) -> dict[str, Any]:
@@ -153,7 +174,9 @@ async def act_on_submission(
         )
     body = body or ActionIn()
     kwargs: dict[str, Any] = {
-        "slug": slug, "submission_id": submission_id, "actor": actor.username,
+        "slug": slug,
+        "submission_id": submission_id,
+        "actor": actor.username,
         "expected_status": body.expected_status,
     }
     if action == "reject":
@@ -168,13 +191,20 @@ async def act_on_submission(
 
 @router.patch("/meetings/{slug}/submissions/{submission_id}")
 async def edit_submission(
-    slug: str, submission_id: int, body: EditIn, request: Request,
+    slug: str,
+    submission_id: int,
+    body: EditIn,
+    request: Request,
     actor: Annotated[Actor, Depends(require_moderator)],
 ) -> dict[str, Any]:
     council = council_of(request)
     sub = await council.act(
-        actions.edit, slug=slug, submission_id=submission_id, actor=actor.username,
-        text=body.text, expected_status=body.expected_status,
+        actions.edit,
+        slug=slug,
+        submission_id=submission_id,
+        actor=actor.username,
+        text=body.text,
+        expected_status=body.expected_status,
         max_length=council.settings.max_question_length,
     )
     return {"submission": moderation_submission(sub)}
@@ -191,8 +221,12 @@ async def create_meeting(
     body: MeetingIn, request: Request, actor: Annotated[Actor, Depends(require_admin)]
 ) -> dict[str, Any]:
     meeting = await council_of(request).act(
-        meetings.create_meeting, slug=body.slug, title=body.title, hashtags=body.hashtags,
-        starts_at=body.starts_at, actor=actor.username,
+        meetings.create_meeting,
+        slug=body.slug,
+        title=body.title,
+        hashtags=body.hashtags,
+        starts_at=body.starts_at,
+        actor=actor.username,
     )
     return {"meeting": meeting_view(meeting)}
 

@@ -150,7 +150,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return _error_response(
-        request, 500,
-        {"detail": _("Something went wrong on our side. Nothing you sent was lost; try again."),
-         "code": "error"},
+        request,
+        500,
+        {
+            "detail": _("Something went wrong on our side. Nothing you sent was lost; try again."),
+            "code": "error",
+        },
     )

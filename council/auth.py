@@ -11,8 +11,8 @@ from starlette.requests import HTTPConnection, Request
 
 from council.errors import Forbidden, NotAuthenticated
 from council.i18n import _
-from council.moderation.accounts import touch_token, user_by_id, user_for_token
 from council.models import Role, User
+from council.moderation.accounts import touch_token, user_by_id, user_for_token
 from council.services import Council
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -17,16 +17,18 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, NoReturn, TypeVar
-
-from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from council import __version__
-from council.errors import CouncilError
 from council.i18n import _
-from council.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from council.settings import Settings
+
+# Heavier modules (SQLAlchemy, pydantic, uvicorn, the app) are imported by the commands that
+# use them, so `--help` and argument mistakes answer at once.
 
 T = TypeVar("T")
 
@@ -74,7 +76,9 @@ def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(_("{text!r} is not a whole number").format(text=text)) from None
+        raise argparse.ArgumentTypeError(
+            _("{text!r} is not a whole number").format(text=text)
+        ) from None
     if value < 1:
         raise argparse.ArgumentTypeError(_("must be 1 or more, not {value}").format(value=value))
     return value
@@ -107,6 +111,8 @@ def _iso_datetime(text: str) -> datetime:
 
 
 def _settings() -> Settings:
+    from council.settings import Settings
+
     return Settings()
 
 
@@ -309,6 +315,11 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 # -- the parser --------------------------------------------------------------------------------
 
 
+def _leaf(parser: Parser, handler: Callable[[argparse.Namespace], int]) -> None:
+    # The command's own parser rides along, for errors noticed after parsing.
+    parser.set_defaults(handler=handler, command_parser=parser)
+
+
 def build_parser() -> Parser:
     parser = Parser(
         prog="council",
@@ -330,7 +341,7 @@ def build_parser() -> Parser:
         "--workers", type=_positive_int, default=1,
         help=_("worker processes (default: 1; more need COUNCIL_REDIS_URL and PostgreSQL)"),
     )
-    serve.set_defaults(handler=cmd_serve)
+    _leaf(serve, cmd_serve)
 
     demo = commands.add_parser(
         "demo", help=_("run a self-contained live meeting to look at"),
@@ -340,7 +351,9 @@ def build_parser() -> Parser:
             "that is removed when you stop it with Ctrl-C."
         ),
     )
-    demo.add_argument("--host", default="127.0.0.1", help=_("address to listen on (default: %(default)s)"))
+    demo.add_argument(
+        "--host", default="127.0.0.1", help=_("address to listen on (default: %(default)s)")
+    )
     demo.add_argument(
         "--port", type=_port, default=None,
         help=_("port to listen on (default: COUNCIL_PORT, 8000; 0 picks a free one)"),
@@ -349,7 +362,7 @@ def build_parser() -> Parser:
         "--trickle-seconds", type=_positive_seconds, default=6.0, metavar="SECONDS",
         help=_("seconds between sample questions (default: %(default)s)"),
     )
-    demo.set_defaults(handler=cmd_demo)
+    _leaf(demo, cmd_demo)
 
     database = commands.add_parser(
         "db", help=_("manage the database"), description=_("Manage the database schema.")
@@ -359,7 +372,7 @@ def build_parser() -> Parser:
         "upgrade", help=_("bring the schema up to date"),
         description=_("Bring the database schema up to date (safe to run again)."),
     )
-    upgrade.set_defaults(handler=cmd_db_upgrade)
+    _leaf(upgrade, cmd_db_upgrade)
 
     meeting = commands.add_parser(
         "meeting", help=_("create, start, end and list meetings"),
@@ -382,23 +395,23 @@ def build_parser() -> Parser:
         "--starts-at", type=_iso_datetime, metavar="ISO",
         help=_("when it starts, with its time zone, like 2026-11-24T19:00+01:00"),
     )
-    create.set_defaults(handler=cmd_meeting_create)
+    _leaf(create, cmd_meeting_create)
     start = meeting_commands.add_parser(
         "start", help=_("make a meeting live"),
         description=_("Make a meeting live: it shows on the home page as happening now."),
     )
     start.add_argument("slug", metavar="SLUG")
-    start.set_defaults(handler=cmd_meeting_start)
+    _leaf(start, cmd_meeting_start)
     end = meeting_commands.add_parser(
         "end", help=_("end a meeting"),
         description=_("End a meeting: it takes no more questions and goes to the archive."),
     )
     end.add_argument("slug", metavar="SLUG")
-    end.set_defaults(handler=cmd_meeting_end)
+    _leaf(end, cmd_meeting_end)
     listing = meeting_commands.add_parser(
         "list", help=_("list meetings"), description=_("List every meeting, oldest first.")
     )
-    listing.set_defaults(handler=cmd_meeting_list)
+    _leaf(listing, cmd_meeting_list)
 
     user = commands.add_parser(
         "user", help=_("manage moderator and admin accounts"),
@@ -426,7 +439,7 @@ def build_parser() -> Parser:
         "--no-password", action="store_true",
         help=_("no password: the account can only use API tokens"),
     )
-    add.set_defaults(handler=cmd_user_add)
+    _leaf(add, cmd_user_add)
 
     token = commands.add_parser(
         "token", help=_("manage API tokens"), description=_("Manage API tokens.")
@@ -440,7 +453,7 @@ def build_parser() -> Parser:
         ),
     )
     token_create.add_argument("username", metavar="USERNAME")
-    token_create.set_defaults(handler=cmd_token_create)
+    _leaf(token_create, cmd_token_create)
     return parser
 
 
@@ -452,8 +465,18 @@ def _fail(message: str, status: int = EXIT_USAGE) -> int:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the command; returns the exit status instead of exiting."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # Named by the command they were given to, so the hint points at the right --help.
+        leaf: Parser = getattr(args, "command_parser", parser)
+        leaf.error(_("unrecognized arguments: {args}").format(args=" ".join(extra)))
     handler: Callable[[argparse.Namespace], int] = args.handler
+    from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from council.errors import CouncilError
+
     try:
         return handler(args)
     except (CouncilError, UsageError) as exc:
@@ -475,7 +498,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:
         if type(exc).__module__.startswith("alembic"):  # e.g. a database newer than this Council
-            return _fail(_("cannot upgrade the database: {reason}").format(reason=exc), EXIT_FAILURE)
+            return _fail(
+                _("cannot upgrade the database: {reason}").format(reason=exc), EXIT_FAILURE
+            )
         raise
 
 

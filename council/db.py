@@ -75,9 +75,7 @@ class Database:
     def session(self) -> Session:
         return self.sessions()
 
-    def run_write(
-        self, fn: Callable[..., T], **kwargs: Any
-    ) -> tuple[T, list[PublishedEvent]]:
+    def run_write(self, fn: Callable[..., T], **kwargs: Any) -> tuple[T, list[PublishedEvent]]:
         """Run ``fn(session, **kwargs)`` in one transaction; the events come back after commit."""
         with self.sessions() as session:
             try:

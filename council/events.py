@@ -100,7 +100,9 @@ def submission_event(
         meeting=changed[0].meeting,
         type=type,
         payload={"submissions": [moderation_submission(s) for s in changed]},
-        public={"submissions": [public_submission(s) for s in public_subs]} if public_subs else None,
+        public={"submissions": [public_submission(s) for s in public_subs]}
+        if public_subs
+        else None,
         actor=actor,
         submissions=tuple(changed),
     )

@@ -31,9 +31,7 @@ class Question:
     neighborhood: str | None
 
 
-def check_question(
-    *, name: str, text: str, neighborhood: str | None, limits: Limits
-) -> Question:
+def check_question(*, name: str, text: str, neighborhood: str | None, limits: Limits) -> Question:
     """Trim and check what a person typed; every problem is named so they can fix it at once."""
     name, text = clean_line(name), clean_text(text)
     area = clean_line(neighborhood) if neighborhood else ""

@@ -39,8 +39,13 @@ def list_meetings(session: Session) -> list[Meeting]:
 
 
 def create_meeting(
-    session: Session, *, slug: str, title: str, hashtags: list[str] | None = None,
-    starts_at: datetime | None = None, actor: str | None = None,
+    session: Session,
+    *,
+    slug: str,
+    title: str,
+    hashtags: list[str] | None = None,
+    starts_at: datetime | None = None,
+    actor: str | None = None,
 ) -> Meeting:
     slug = slug.strip().lower()
     if not SLUG.match(slug):
@@ -67,12 +72,20 @@ def create_meeting(
         session.flush()
     except IntegrityError as exc:
         raise Conflict(f"A meeting {slug!r} exists already: choose another address.") from exc
-    record(session, meeting=meeting, type="meeting", payload={"meeting": meeting_view(meeting)},
-           public={"meeting": meeting_view(meeting)}, actor=actor)
+    record(
+        session,
+        meeting=meeting,
+        type="meeting",
+        payload={"meeting": meeting_view(meeting)},
+        public={"meeting": meeting_view(meeting)},
+        actor=actor,
+    )
     return meeting
 
 
-def _set_status(session: Session, *, slug: str, status: MeetingStatus, actor: str | None) -> Meeting:
+def _set_status(
+    session: Session, *, slug: str, status: MeetingStatus, actor: str | None
+) -> Meeting:
     meeting = get_meeting(session, slug=slug)
     if meeting.status == MeetingStatus.ENDED and status == MeetingStatus.LIVE:
         raise Conflict(f"Meeting {slug!r} has ended; it cannot go live again.")
@@ -83,8 +96,14 @@ def _set_status(session: Session, *, slug: str, status: MeetingStatus, actor: st
         meeting.ended_at = utcnow()
         meeting.accepts_questions = False
     view = meeting_view(meeting)
-    record(session, meeting=meeting, type="meeting", payload={"meeting": view},
-           public={"meeting": view}, actor=actor)
+    record(
+        session,
+        meeting=meeting,
+        type="meeting",
+        payload={"meeting": view},
+        public={"meeting": view},
+        actor=actor,
+    )
     return meeting
 
 
@@ -96,12 +115,20 @@ def end_meeting(session: Session, *, slug: str, actor: str | None = None) -> Mee
     return _set_status(session, slug=slug, status=MeetingStatus.ENDED, actor=actor)
 
 
-def set_accepting(session: Session, *, slug: str, accepting: bool, actor: str | None = None) -> Meeting:
+def set_accepting(
+    session: Session, *, slug: str, accepting: bool, actor: str | None = None
+) -> Meeting:
     meeting = get_meeting(session, slug=slug)
     if accepting and meeting.status == MeetingStatus.ENDED:
         raise Conflict(f"Meeting {slug!r} has ended; it cannot take questions again.")
     meeting.accepts_questions = accepting
     view = meeting_view(meeting)
-    record(session, meeting=meeting, type="meeting", payload={"meeting": view},
-           public={"meeting": view}, actor=actor)
+    record(
+        session,
+        meeting=meeting,
+        type="meeting",
+        payload={"meeting": view},
+        public={"meeting": view},
+        actor=actor,
+    )
     return meeting

@@ -18,8 +18,8 @@ from council.auth import Actor, check_csrf, council_of, csrf_token, current_acto
 from council.errors import CouncilError, Forbidden, InvalidInput, RateLimited
 from council.i18n import _
 from council.live.snapshot import moderation_state, public_state
-from council.moderation.accounts import add_user, authenticate
 from council.models import MeetingStatus, Role
+from council.moderation.accounts import add_user, authenticate
 from council.tracking import find_by_token
 from council.views import meeting_view, tracking_view
 
@@ -27,7 +27,10 @@ router = APIRouter(include_in_schema=False)
 
 
 def render(
-    request: Request, name: str, status: int = 200, headers: dict[str, str] | None = None,
+    request: Request,
+    name: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
     **context: Any,
 ) -> _TemplateResponse:
     templates = request.app.state.templates
@@ -42,8 +45,9 @@ def render(
 def error_page(
     request: Request, *, status: int, message: str, headers: dict[str, str] | None = None
 ) -> Response:
-    return render(request, "error.html", status=status, headers=headers, status_code=status,
-                  message=message)
+    return render(
+        request, "error.html", status=status, headers=headers, status_code=status, message=message
+    )
 
 
 # -- public ------------------------------------------------------------------------------------
@@ -71,9 +75,12 @@ async def meeting_page(request: Request, slug: str) -> Response:
 
 @router.post("/m/{slug}", response_class=HTMLResponse)
 async def meeting_form(
-    request: Request, slug: str,
-    name: Annotated[str, Form()] = "", text: Annotated[str, Form()] = "",
-    neighborhood: Annotated[str, Form()] = "", website: Annotated[str, Form()] = "",
+    request: Request,
+    slug: str,
+    name: Annotated[str, Form()] = "",
+    text: Annotated[str, Form()] = "",
+    neighborhood: Annotated[str, Form()] = "",
+    website: Annotated[str, Form()] = "",
 ) -> Response:
     """The form without JavaScript: the same checks as the API, then the tracking page."""
     try:
@@ -85,8 +92,13 @@ async def meeting_form(
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
         errors = exc.extra.get("errors") or {"form": exc.message}
         return render(
-            request, "meeting.html", status=exc.status_code, headers=headers, state=state,
-            form={"name": name, "text": text, "neighborhood": neighborhood}, errors=errors,
+            request,
+            "meeting.html",
+            status=exc.status_code,
+            headers=headers,
+            state=state,
+            form={"name": name, "text": text, "neighborhood": neighborhood},
+            errors=errors,
         )
     return RedirectResponse(request.url_for("track_page", token=sub.track_token), status_code=303)
 
@@ -111,8 +123,11 @@ async def meeting_qr(request: Request, slug: str) -> Response:
     )
     buffer = io.BytesIO()
     image.save(buffer)
-    return Response(buffer.getvalue(), media_type="image/svg+xml",
-                    headers={"Cache-Control": "public, max-age=300"})
+    return Response(
+        buffer.getvalue(),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
 
 
 def _public_url(request: Request, slug: str) -> str:
@@ -157,26 +172,44 @@ async def login_page(request: Request, next: str | None = None) -> Response:
 @router.post("/login", response_class=HTMLResponse)
 async def login_submit(
     request: Request,
-    username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = "",
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     council = council_of(request)
     target = _safe_next(next)
     if not _csrf_ok(request, csrf_token):
-        return render(request, "login.html", status=403, next=target, username=username,
-                      error=_("The login form expired. Please try again."))
+        return render(
+            request,
+            "login.html",
+            status=403,
+            next=target,
+            username=username,
+            error=_("The login form expired. Please try again."),
+        )
     client = request.client.host if request.client else "unknown"
     wait = council.login_limiter.hit(f"{client}:{username.lower()}")
     if wait:
         return render(
-            request, "login.html", status=429, headers={"Retry-After": str(wait)}, next=target,
+            request,
+            "login.html",
+            status=429,
+            headers={"Retry-After": str(wait)},
+            next=target,
             username=username,
             error=_("Too many attempts. Wait {n} seconds, then try again.").format(n=wait),
         )
     user = await council.read(authenticate, username=username, password=password)
     if user is None:
-        return render(request, "login.html", status=401, next=target, username=username,
-                      error=_("That user name and password do not match."))
+        return render(
+            request,
+            "login.html",
+            status=401,
+            next=target,
+            username=username,
+            error=_("That user name and password do not match."),
+        )
     log_in(request, user)
     return RedirectResponse(target, status_code=303)
 
@@ -209,12 +242,24 @@ async def _admin(request: Request, form_token: str | None = None) -> Actor | Res
 
 
 async def _admin_page(
-    request: Request, actor: Actor, *, status: int = 200, error: str | None = None,
+    request: Request,
+    actor: Actor,
+    *,
+    status: int = 200,
+    error: str | None = None,
     notice: str | None = None,
 ) -> Response:
     found = await council_of(request).read(meetings.list_meetings)
-    return render(request, "admin.html", status=status, actor=actor, error=error, notice=notice,
-                  meetings=[meeting_view(m) for m in found], roles=[r.value for r in Role])
+    return render(
+        request,
+        "admin.html",
+        status=status,
+        actor=actor,
+        error=error,
+        notice=notice,
+        meetings=[meeting_view(m) for m in found],
+        roles=[r.value for r in Role],
+    )
 
 
 @router.get("/admin", response_class=HTMLResponse)
@@ -232,12 +277,16 @@ async def admin_page(request: Request) -> Response:
     return await _admin_page(request, actor)
 
 
-async def _admin_action(request: Request, csrf: str, action: Any, notice: str, **kwargs: Any) -> Response:
+async def _admin_action(
+    request: Request, csrf: str, action: Any, notice: str, **kwargs: Any
+) -> Response:
     actor = await _admin(request, csrf)
     if isinstance(actor, Response):
         return actor
     try:
-        await council_of(request).act(action, **kwargs, **({"actor": actor.username} if action is not add_user else {}))
+        await council_of(request).act(
+            action, **kwargs, **({"actor": actor.username} if action is not add_user else {})
+        )
     except CouncilError as exc:
         return await _admin_page(request, actor, status=exc.status_code, error=exc.message)
     return await _admin_page(request, actor, notice=notice)
@@ -245,8 +294,11 @@ async def _admin_action(request: Request, csrf: str, action: Any, notice: str, *
 
 @router.post("/admin/meetings", response_class=HTMLResponse)
 async def admin_create_meeting(
-    request: Request, slug: Annotated[str, Form()] = "", title: Annotated[str, Form()] = "",
-    hashtags: Annotated[str, Form()] = "", starts_at: Annotated[str, Form()] = "",
+    request: Request,
+    slug: Annotated[str, Form()] = "",
+    title: Annotated[str, Form()] = "",
+    hashtags: Annotated[str, Form()] = "",
+    starts_at: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     when = None
@@ -259,8 +311,14 @@ async def admin_create_meeting(
             when = when.astimezone()  # the clerk's browser sends local time without a zone
     tags = [t for t in hashtags.replace(",", " ").split() if t]
     return await _admin_action(
-        request, csrf_token, meetings.create_meeting, _("Meeting created."),
-        slug=slug, title=title, hashtags=tags, starts_at=when,
+        request,
+        csrf_token,
+        meetings.create_meeting,
+        _("Meeting created."),
+        slug=slug,
+        title=title,
+        hashtags=tags,
+        starts_at=when,
     )
 
 
@@ -277,11 +335,18 @@ async def admin_change_meeting(
 
 @router.post("/admin/users", response_class=HTMLResponse)
 async def admin_add_user(
-    request: Request, username: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "", role: Annotated[str, Form()] = "moderator",
+    request: Request,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "moderator",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     return await _admin_action(
-        request, csrf_token, add_user, _("User {name} added.").format(name=username),
-        username=username, password=password, role=role,
+        request,
+        csrf_token,
+        add_user,
+        _("User {name} added.").format(name=username),
+        username=username,
+        password=password,
+        role=role,
     )

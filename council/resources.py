@@ -1,4 +1,4 @@
-"""Where templates and static files are: inside the installed package, or beside it in a checkout."""
+"""Where templates and static files are: in the installed package, or beside it in a checkout."""
 
 from __future__ import annotations
 

@@ -21,7 +21,9 @@ def parse_rate(text: str) -> tuple[int, int]:
     """``"5/minute"`` -> ``(5, 60)``: how many requests in how many seconds."""
     match = _RATE.match(text)
     if not match:
-        raise ValueError(f"rate must look like '5/minute' (per second, minute or hour), got {text!r}")
+        raise ValueError(
+            f"rate must look like '5/minute' (per second, minute or hour), got {text!r}"
+        )
     return int(match.group(1)), _PERIOD_SECONDS[match.group(2)]
 
 
@@ -32,7 +34,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         default=Path("council-data"),
-        description="Folder for the SQLite database, the secret key file and recordings.",
+        description="Folder for the SQLite database and the generated secret key.",
     )
     database_url: str | None = Field(
         default=None,
@@ -40,7 +42,7 @@ class Settings(BaseSettings):
     )
     secret_key: str | None = Field(
         default=None,
-        description="Signs session cookies; empty means one generated once and kept in the data folder.",
+        description="Signs session cookies; empty: generated once and kept in the data folder.",
     )
     host: str = Field(default="127.0.0.1", description="Address `council serve` listens on.")
     port: int = Field(default=8000, description="Port `council serve` listens on.")
@@ -48,9 +50,6 @@ class Settings(BaseSettings):
         default=None,
         description="Address residents use to reach Council (for the QR code on the screen); "
         "empty means the address the screen itself was opened with.",
-    )
-    redis_url: str | None = Field(
-        default=None, description="Redis for the hub between several workers (city scale)."
     )
     submission_rate_limit: str = Field(
         default="5/minute", description="Questions each client may send, as `N/second|minute|hour`."
@@ -72,41 +71,11 @@ class Settings(BaseSettings):
     )
     resync_limit: int = Field(
         default=500,
-        description="Most missed events replayed on reconnect; further behind gets a fresh snapshot.",
+        description="Most missed events replayed on reconnect; further behind gets a snapshot.",
     )
     max_question_length: int = Field(default=500, description="Longest question text accepted.")
     max_name_length: int = Field(default=80, description="Longest author name accepted.")
     default_language: str = Field(default="en", description="Language of pages and messages.")
-    x_bearer_token: str | None = Field(
-        default=None, description="X API bearer token; collecting hashtag posts is on when set."
-    )
-    x_api_base_url: str = Field(
-        default="https://api.x.com", description="X API address (a proxy, or a fake in tests)."
-    )
-    x_poll_seconds: float = Field(default=5.0, description="Seconds between X searches.")
-    x_replies: bool = Field(default=False, description="Reply on X when a question is answered.")
-    x_consumer_key: str | None = Field(default=None, description="X app key, for replies.")
-    x_consumer_secret: str | None = Field(default=None, description="X app secret, for replies.")
-    x_access_token: str | None = Field(default=None, description="X user token, for replies.")
-    x_access_token_secret: str | None = Field(
-        default=None, description="X user token secret, for replies."
-    )
-    rtmp_host: str = Field(
-        default="127.0.0.1", description="Interface the RTMP recorder listens on (keep it trusted)."
-    )
-    rtmp_port: int = Field(default=1935, description="Port the RTMP recorder listens on.")
-    mastodon_instances: str = Field(
-        default="", description="Comma-separated Mastodon base URLs to follow the hashtag on."
-    )
-    mastodon_token: str | None = Field(default=None, description="Mastodon access token.")
-    mastodon_poll_seconds: float = Field(default=10.0, description="Seconds between Mastodon polls.")
-    bluesky_base_url: str = Field(
-        default="https://bsky.social", description="Bluesky service address."
-    )
-    bluesky_handle: str | None = Field(default=None, description="Bluesky account for searching.")
-    bluesky_app_password: str | None = Field(
-        default=None, description="App password of that Bluesky account."
-    )
 
     @field_validator("submission_rate_limit", "login_rate_limit")
     @classmethod
@@ -121,7 +90,7 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'council.db').resolve()}"
 
     def resolved_secret_key(self) -> str:
-        """The configured key, else one generated on first use and kept, so logins survive restarts."""
+        """The configured key, else one generated once and kept, so logins survive restarts."""
         if self.secret_key:
             return self.secret_key
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ send on behalf of another connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -145,10 +146,8 @@ class Hub:
     async def stop(self) -> None:
         if self._pinger is not None:
             self._pinger.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._pinger
-            except asyncio.CancelledError:
-                pass
             self._pinger = None
 
     async def _ping_forever(self) -> None:

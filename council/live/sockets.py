@@ -92,7 +92,10 @@ async def _serve_meeting(
         # Read only now that we are subscribed: anything committed before joining is in the
         # opening, anything after is in the queue, and last_seq removes the overlap.
         _, opening = await council.read(
-            opening_messages, slug=slug, audience=audience, after=after,
+            opening_messages,
+            slug=slug,
+            audience=audience,
+            after=after,
             limit=council.settings.resync_limit,
         )
         await websocket.accept()

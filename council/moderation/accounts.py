@@ -24,9 +24,7 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 def add_user(session: Session, *, username: str, password: str | None, role: str) -> User:
     if not USERNAME.match(username):
-        raise InvalidInput(
-            "A user name is 1-80 letters, digits, dots, dashes, underscores or @."
-        )
+        raise InvalidInput("A user name is 1-80 letters, digits, dots, dashes, underscores or @.")
     if role not in {r.value for r in Role}:
         raise InvalidInput(f"Role must be admin or moderator, not {role!r}.")
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from council.errors import InvalidInput, InvalidTransition, NotFound, StaleAction
 from council.events import submission_event
 from council.meetings import get_meeting
-from council.text import clean_text
 from council.models import PUBLIC_STATUSES, Status, Submission, utcnow
+from council.text import clean_text
 from council.views import moderation_submission
 
 ACTIONS = ("approve", "reject", "restore", "show", "hide", "answer", "merge")
@@ -60,22 +60,35 @@ def _check(
         raise InvalidTransition(
             f"Cannot {action} question {sub.id}: it is "
             f"{STATUS_WORDS.get(Status(sub.status), sub.status)}. "
-            f"Only questions that are {' or '.join(sorted(STATUS_WORDS[Status(s)] for s in allowed))} "
-            f"can be {_past(action)}.",
+            f"Only questions that are {_either(allowed)} can be {_past(action)}.",
             current=moderation_submission(sub),
         )
     return {sub.id} if sub.status in PUBLIC_STATUSES else set()
 
 
+def _either(statuses: set[str]) -> str:
+    return " or ".join(sorted(STATUS_WORDS[Status(s)] for s in statuses))
+
+
 def _past(action: str) -> str:
     return {
-        "approve": "approved", "reject": "rejected", "restore": "restored", "show": "shown",
-        "hide": "hidden", "answer": "answered", "merge": "merged", "edit": "edited",
+        "approve": "approved",
+        "reject": "rejected",
+        "restore": "restored",
+        "show": "shown",
+        "hide": "hidden",
+        "answer": "answered",
+        "merge": "merged",
+        "edit": "edited",
     }[action]
 
 
 def approve(
-    session: Session, *, slug: str, submission_id: int, actor: str,
+    session: Session,
+    *,
+    slug: str,
+    submission_id: int,
+    actor: str,
     expected_status: str | None = None,
 ) -> Submission:
     sub = load_submission(session, slug=slug, submission_id=submission_id)
@@ -89,8 +102,13 @@ def approve(
 
 
 def reject(
-    session: Session, *, slug: str, submission_id: int, actor: str,
-    reason: str | None = None, expected_status: str | None = None,
+    session: Session,
+    *,
+    slug: str,
+    submission_id: int,
+    actor: str,
+    reason: str | None = None,
+    expected_status: str | None = None,
 ) -> Submission:
     reason = (reason or "").strip() or None
     if reason and len(reason) > MAX_REASON_LENGTH:
@@ -107,12 +125,18 @@ def reject(
 
 
 def restore(
-    session: Session, *, slug: str, submission_id: int, actor: str,
+    session: Session,
+    *,
+    slug: str,
+    submission_id: int,
+    actor: str,
     expected_status: str | None = None,
 ) -> Submission:
     sub = load_submission(session, slug=slug, submission_id=submission_id)
     was_public = _check(
-        sub, action="restore", allowed_from=[Status.APPROVED, Status.REJECTED],
+        sub,
+        action="restore",
+        allowed_from=[Status.APPROVED, Status.REJECTED],
         expected_status=expected_status,
     )
     sub.status = Status.PENDING
@@ -123,7 +147,11 @@ def restore(
 
 
 def show(
-    session: Session, *, slug: str, submission_id: int, actor: str,
+    session: Session,
+    *,
+    slug: str,
+    submission_id: int,
+    actor: str,
     expected_status: str | None = None,
 ) -> Submission:
     sub = load_submission(session, slug=slug, submission_id=submission_id)
@@ -150,7 +178,11 @@ def show(
 
 
 def hide(
-    session: Session, *, slug: str, submission_id: int, actor: str,
+    session: Session,
+    *,
+    slug: str,
+    submission_id: int,
+    actor: str,
     expected_status: str | None = None,
 ) -> Submission:
     sub = load_submission(session, slug=slug, submission_id=submission_id)
@@ -164,7 +196,11 @@ def hide(
 
 
 def answer(
-    session: Session, *, slug: str, submission_id: int, actor: str,
+    session: Session,
+    *,
+    slug: str,
+    submission_id: int,
+    actor: str,
     expected_status: str | None = None,
 ) -> Submission:
     sub = load_submission(session, slug=slug, submission_id=submission_id)
@@ -178,8 +214,13 @@ def answer(
 
 
 def merge(
-    session: Session, *, slug: str, submission_id: int, actor: str,
-    into: int | None = None, expected_status: str | None = None,
+    session: Session,
+    *,
+    slug: str,
+    submission_id: int,
+    actor: str,
+    into: int | None = None,
+    expected_status: str | None = None,
 ) -> Submission:
     if into is None:
         raise InvalidInput("Say which question to merge into: give 'into' with its number.")
@@ -187,7 +228,8 @@ def merge(
         raise InvalidInput("A question cannot be merged into itself.")
     sub = load_submission(session, slug=slug, submission_id=submission_id)
     was_public = _check(
-        sub, action="merge",
+        sub,
+        action="merge",
         allowed_from=[Status.PENDING, Status.APPROVED, Status.REJECTED, Status.ON_SCREEN],
         expected_status=expected_status,
     )
@@ -212,8 +254,14 @@ def merge(
 
 
 def edit(
-    session: Session, *, slug: str, submission_id: int, actor: str, text: str,
-    expected_status: str | None = None, max_length: int = 500,
+    session: Session,
+    *,
+    slug: str,
+    submission_id: int,
+    actor: str,
+    text: str,
+    expected_status: str | None = None,
+    max_length: int = 500,
 ) -> Submission:
     text = clean_text(text)
     if not text:
@@ -222,9 +270,15 @@ def edit(
         raise InvalidInput(f"The question is too long: at most {max_length} characters.")
     sub = load_submission(session, slug=slug, submission_id=submission_id)
     was_public = _check(
-        sub, action="edit",
-        allowed_from=[Status.PENDING, Status.APPROVED, Status.REJECTED, Status.ON_SCREEN,
-                      Status.ANSWERED],
+        sub,
+        action="edit",
+        allowed_from=[
+            Status.PENDING,
+            Status.APPROVED,
+            Status.REJECTED,
+            Status.ON_SCREEN,
+            Status.ANSWERED,
+        ],
         expected_status=expected_status,
     )
     sub.display_text = text
