@@ -15,9 +15,7 @@ from tests.factories import log_in, make_meeting, make_token, make_user
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data", submission_rate_limit="1000/minute", _env_file=None
-    )
+    return Settings(data_dir=tmp_path / "data", submission_rate_limit="1000/minute", _env_file=None)
 
 
 @pytest.fixture

@@ -10,31 +10,43 @@ from fastapi.testclient import TestClient
 from council.db import Database
 from council.intake import Limits, check_question, submit
 from council.meetings import create_meeting, start_meeting
+from council.models import Submission
 from council.moderation import actions
 from council.moderation.accounts import add_user, create_token
-from council.models import Submission
 
 PASSWORD = "correct-horse-battery"
 
 
 def make_meeting(db: Database, slug: str = "pleno", *, live: bool = True, **kwargs: Any) -> str:
-    db.run_write(create_meeting, slug=slug, title=kwargs.pop("title", "Pleno de Jun"),
-                 hashtags=kwargs.pop("hashtags", ["PlenoJun"]), **kwargs)
+    db.run_write(
+        create_meeting,
+        slug=slug,
+        title=kwargs.pop("title", "Pleno de Jun"),
+        hashtags=kwargs.pop("hashtags", ["PlenoJun"]),
+        **kwargs,
+    )
     if live:
         db.run_write(start_meeting, slug=slug)
     return slug
 
 
 def make_question(
-    db: Database, slug: str = "pleno", *, name: str = "Ana García",
-    text: str = "¿Cuándo arreglan la farola de la calle Mayor?", neighborhood: str | None = None,
+    db: Database,
+    slug: str = "pleno",
+    *,
+    name: str = "Ana García",
+    text: str = "¿Cuándo arreglan la farola de la calle Mayor?",
+    neighborhood: str | None = None,
     status: str = "pending",
 ) -> Submission:
     question = check_question(name=name, text=text, neighborhood=neighborhood, limits=Limits())
     sub, _events = db.run_write(submit, slug=slug, question=question)
     path = {
-        "pending": [], "approved": ["approve"], "on_screen": ["approve", "show"],
-        "answered": ["approve", "show", "answer"], "rejected": ["reject"],
+        "pending": [],
+        "approved": ["approve"],
+        "on_screen": ["approve", "show"],
+        "answered": ["approve", "show", "answer"],
+        "rejected": ["reject"],
     }[status]
     for action in path:
         sub, _events = db.run_write(
@@ -63,8 +75,9 @@ def log_in(client: TestClient, username: str = "mod", password: str = PASSWORD) 
     """Log in through the real form; return the CSRF token for later requests."""
     token = csrf_from(client.get("/login").text)
     response = client.post(
-        "/login", data={"username": username, "password": password, "csrf_token": token,
-                        "next": "/"}, follow_redirects=False,
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token, "next": "/"},
+        follow_redirects=False,
     )
     assert response.status_code == 303, response.text
     return csrf_from(client.get("/").text)

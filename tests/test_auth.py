@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from council.app import create_app
 from council.db import Database
 from council.settings import Settings
-from tests.factories import PASSWORD, csrf_from, log_in, make_meeting, make_question, make_user
+from tests.factories import PASSWORD, csrf_from, log_in, make_question, make_user
 
 
 def test_actions_without_login_are_401_and_change_nothing(
@@ -20,7 +20,10 @@ def test_actions_without_login_are_401_and_change_nothing(
     assert response.status_code == 401
     assert "Log in" in response.json()["detail"]
     assert client.get("/api/meetings/pleno/submissions").status_code == 401
-    assert client.patch(f"/api/meetings/pleno/submissions/{sub.id}", json={"text": "x"}).status_code == 401
+    assert (
+        client.patch(f"/api/meetings/pleno/submissions/{sub.id}", json={"text": "x"}).status_code
+        == 401
+    )
     assert client.get("/api/meetings/pleno/state").json()["approved"] == []
 
 
@@ -37,19 +40,23 @@ def test_session_without_csrf_token_is_403_and_changes_nothing(
     log_in(client)
     sub = make_question(db)
     for headers in ({}, {"X-CSRF-Token": "forged"}):
-        response = client.post(
-            f"/api/meetings/pleno/submissions/{sub.id}/approve", headers=headers
-        )
+        response = client.post(f"/api/meetings/pleno/submissions/{sub.id}/approve", headers=headers)
         assert response.status_code == 403
         assert "Reload the page" in response.json()["detail"]
-    assert client.get("/api/meetings/pleno/submissions").json()["submissions"][0]["status"] == "pending"
+    assert (
+        client.get("/api/meetings/pleno/submissions").json()["submissions"][0]["status"]
+        == "pending"
+    )
 
 
 def test_session_cookie_is_httponly_and_samesite(client: TestClient, db: Database) -> None:
     make_user(db)
     token = csrf_from(client.get("/login").text)
-    response = client.post("/login", data={"username": "mod", "password": PASSWORD,
-                                           "csrf_token": token}, follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={"username": "mod", "password": PASSWORD, "csrf_token": token},
+        follow_redirects=False,
+    )
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
 
@@ -60,8 +67,9 @@ def test_wrong_password_is_refused_without_saying_which_part_was_wrong(
     make_user(db)
     token = csrf_from(client.get("/login").text)
     for username, password in (("mod", "wrong-password"), ("nobody", PASSWORD)):
-        response = client.post("/login", data={"username": username, "password": password,
-                                               "csrf_token": token})
+        response = client.post(
+            "/login", data={"username": username, "password": password, "csrf_token": token}
+        )
         assert response.status_code == 401
         assert "do not match" in response.text
 
@@ -80,14 +88,16 @@ def test_login_attempts_are_rate_limited(tmp_path: Path) -> None:
     with TestClient(app) as client:
         token = csrf_from(client.get("/login").text)
         codes = [
-            client.post("/login", data={"username": "mod", "password": f"guess{i}",
-                                        "csrf_token": token}).status_code
+            client.post(
+                "/login", data={"username": "mod", "password": f"guess{i}", "csrf_token": token}
+            ).status_code
             for i in range(4)
         ]
         assert codes == [401, 401, 401, 429]
         # Even the right password waits until the window has passed.
-        right = client.post("/login", data={"username": "mod", "password": PASSWORD,
-                                            "csrf_token": token})
+        right = client.post(
+            "/login", data={"username": "mod", "password": PASSWORD, "csrf_token": token}
+        )
         assert right.status_code == 429
         assert "Retry-After" in right.headers
 
@@ -95,9 +105,16 @@ def test_login_attempts_are_rate_limited(tmp_path: Path) -> None:
 def test_login_never_redirects_off_site(client: TestClient, db: Database) -> None:
     make_user(db)
     token = csrf_from(client.get("/login").text)
-    response = client.post("/login", data={"username": "mod", "password": PASSWORD,
-                                           "csrf_token": token, "next": "//evil.example/x"},
-                           follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={
+            "username": "mod",
+            "password": PASSWORD,
+            "csrf_token": token,
+            "next": "//evil.example/x",
+        },
+        follow_redirects=False,
+    )
     assert response.headers["location"] == "/admin"
 
 
@@ -105,16 +122,20 @@ def test_bearer_token_acts_without_csrf(
     client: TestClient, db: Database, meeting: str, token: str
 ) -> None:
     sub = make_question(db)
-    response = client.post(f"/api/meetings/pleno/submissions/{sub.id}/approve",
-                           headers={"Authorization": f"Bearer {token}"})
+    response = client.post(
+        f"/api/meetings/pleno/submissions/{sub.id}/approve",
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert response.status_code == 200
     assert response.json()["submission"]["approved_by"] == "tool"
 
 
 def test_wrong_bearer_token_is_401(client: TestClient, db: Database, meeting: str) -> None:
     sub = make_question(db)
-    response = client.post(f"/api/meetings/pleno/submissions/{sub.id}/approve",
-                           headers={"Authorization": "Bearer council_not-a-token"})
+    response = client.post(
+        f"/api/meetings/pleno/submissions/{sub.id}/approve",
+        headers={"Authorization": "Bearer council_not-a-token"},
+    )
     assert response.status_code == 401
     assert "not valid" in response.json()["detail"]
 
@@ -136,20 +157,37 @@ def test_admin_creates_starts_and_ends_a_meeting_from_the_admin_page(
 ) -> None:
     make_user(db, "clerk", role="admin")
     csrf = log_in(client, "clerk")
-    page = client.post("/admin/meetings", data={
-        "csrf_token": csrf, "slug": "pleno-nov", "title": "Pleno de noviembre",
-        "hashtags": "#PlenoJun, JunDirecto", "starts_at": "2026-11-24T19:00",
-    })
+    page = client.post(
+        "/admin/meetings",
+        data={
+            "csrf_token": csrf,
+            "slug": "pleno-nov",
+            "title": "Pleno de noviembre",
+            "hashtags": "#PlenoJun, JunDirecto",
+            "starts_at": "2026-11-24T19:00",
+        },
+    )
     assert page.status_code == 200 and "Meeting created." in page.text
     client.post("/admin/meetings/pleno-nov/start", data={"csrf_token": csrf})
     meeting = client.get("/api/meetings").json()["meetings"][0]
     assert (meeting["slug"], meeting["status"], meeting["hashtags"]) == (
-        "pleno-nov", "live", ["PlenoJun", "JunDirecto"]
+        "pleno-nov",
+        "live",
+        ["PlenoJun", "JunDirecto"],
     )
-    bad = client.post("/admin/meetings", data={"csrf_token": csrf, "slug": "Bad Slug!", "title": "x"})
+    bad = client.post(
+        "/admin/meetings", data={"csrf_token": csrf, "slug": "Bad Slug!", "title": "x"}
+    )
     assert bad.status_code == 422 and "lowercase letters" in bad.text
-    added = client.post("/admin/users", data={"csrf_token": csrf, "username": "maria",
-                                              "password": "a-long-password", "role": "moderator"})
+    added = client.post(
+        "/admin/users",
+        data={
+            "csrf_token": csrf,
+            "username": "maria",
+            "password": "a-long-password",
+            "role": "moderator",
+        },
+    )
     assert "User maria added." in added.text
     forged = client.post("/admin/meetings/pleno-nov/end", data={"csrf_token": "forged"})
     assert forged.status_code == 403

@@ -26,25 +26,33 @@ def stored(db: Database) -> list[Submission]:
 def test_question_is_stored_as_written_and_pending(
     client: TestClient, db: Database, meeting: str
 ) -> None:
-    response = client.post(URL, json={
-        "name": "  José Martínez ", "text": "¿Cuándo abrirán la piscina municipal? 🏊",
-        "neighborhood": "Los Tablones",
-    })
+    response = client.post(
+        URL,
+        json={
+            "name": "  José Martínez ",
+            "text": "¿Cuándo abrirán la piscina municipal? 🏊",
+            "neighborhood": "Los Tablones",
+        },
+    )
     assert response.status_code == 201
     body = response.json()
     assert body["status"] == "pending"
     assert set(body) == {"id", "status", "track_url"}
     [sub] = stored(db)
     assert (sub.author_name, sub.original_text, sub.neighborhood, sub.source) == (
-        "José Martínez", "¿Cuándo abrirán la piscina municipal? 🏊", "Los Tablones", "web"
+        "José Martínez",
+        "¿Cuándo abrirán la piscina municipal? 🏊",
+        "Los Tablones",
+        "web",
     )
     assert sub.display_text == sub.original_text
     assert body["track_url"].endswith(f"/t/{sub.track_token}")
 
 
 def test_tracking_links_are_unguessable(client: TestClient, db: Database, meeting: str) -> None:
-    urls = {client.post(URL, json={"name": "A", "text": f"q{i}"}).json()["track_url"]
-            for i in range(5)}
+    urls = {
+        client.post(URL, json={"name": "A", "text": f"q{i}"}).json()["track_url"] for i in range(5)
+    }
     tokens = {url.rsplit("/", 1)[1] for url in urls}
     assert len(tokens) == 5
     assert all(len(t) >= 32 for t in tokens)
@@ -155,7 +163,8 @@ def test_plain_form_without_javascript_leads_to_the_tracking_page(
     client: TestClient, db: Database, meeting: str
 ) -> None:
     response = client.post(
-        "/m/pleno", data={"name": "Luis", "text": "¿Habrá fiestas?", "neighborhood": ""},
+        "/m/pleno",
+        data={"name": "Luis", "text": "¿Habrá fiestas?", "neighborhood": ""},
         follow_redirects=False,
     )
     assert response.status_code == 303
@@ -182,7 +191,7 @@ def test_acknowledged_question_survives_a_restart(settings: Settings) -> None:
         sub_id = client.post(URL, json={"name": "Ana", "text": "persiste"}).json()["id"]
     again = create_app(settings)
     with TestClient(again) as client:
-        assert client.get(f"/api/meetings/pleno/state").status_code == 200
+        assert client.get("/api/meetings/pleno/state").status_code == 200
     with again.state.council.db.session() as session:
         sub = session.get(Submission, sub_id)
         assert sub is not None and sub.original_text == "persiste"

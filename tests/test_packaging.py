@@ -29,9 +29,20 @@ SMOKE = textwrap.dedent(
 
 def test_wheel_ships_templates_static_and_migrations(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "-w", str(tmp_path), str(ROOT)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     [wheel] = tmp_path.glob("council-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -45,8 +56,11 @@ def test_wheel_ships_templates_static_and_migrations(tmp_path: Path) -> None:
     zipfile.ZipFile(wheel).extractall(installed)
     result = subprocess.run(
         [sys.executable, "-c", SMOKE, str(installed)],
-        cwd=tmp_path, env={"PYTHONPATH": str(installed), "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(installed), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert str(installed) in result.stdout

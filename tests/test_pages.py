@@ -14,8 +14,13 @@ PAYLOAD_TEXT = "<script>alert('x')</script> ¿Y la farola?"
 def test_user_text_is_escaped_on_every_server_rendered_page(
     moderator: TestClient, db: Database, meeting: str
 ) -> None:
-    sub = make_question(db, name=PAYLOAD_NAME, text=PAYLOAD_TEXT,
-                        neighborhood='"><svg onload=alert(1)>', status="on_screen")
+    sub = make_question(
+        db,
+        name=PAYLOAD_NAME,
+        text=PAYLOAD_TEXT,
+        neighborhood='"><svg onload=alert(1)>',
+        status="on_screen",
+    )
     for path in ("/m/pleno", "/screen/pleno", "/moderate/pleno", f"/t/{sub.track_token}"):
         html = moderator.get(path).text
         assert "<script>alert" not in html, path

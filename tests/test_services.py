@@ -38,9 +38,7 @@ def test_failed_write_publishes_nothing_and_changes_nothing(
         assert session.get(Submission, sub.id).status == "pending"  # type: ignore[union-attr]
 
 
-def test_successful_write_publishes_after_commit(
-    app: FastAPI, db: Database, meeting: str
-) -> None:
+def test_successful_write_publishes_after_commit(app: FastAPI, db: Database, meeting: str) -> None:
     council: Council = app.state.council
     sub = make_question(db)
     seen_in_database: list[str] = []

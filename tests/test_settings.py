@@ -20,7 +20,9 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     assert documented - expected == set(), "README documents settings that do not exist"
 
 
-def test_settings_come_from_council_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_settings_come_from_council_variables(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("COUNCIL_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("COUNCIL_SUBMISSION_RATE_LIMIT", "3/hour")
     settings = Settings(_env_file=None)

@@ -11,8 +11,9 @@ from council.live.hub import Connection, Hub
 
 def event(seq: int, *, public: bool = True) -> PublishedEvent:
     body = {"submissions": [{"id": seq, "status": "approved", "text": f"q{seq}"}]}
-    return PublishedEvent(meeting_id=1, seq=seq, type="approved", payload=body,
-                          public=body if public else None)
+    return PublishedEvent(
+        meeting_id=1, seq=seq, type="approved", payload=body, public=body if public else None
+    )
 
 
 def test_stuck_client_is_dropped_while_others_get_everything() -> None:

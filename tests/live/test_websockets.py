@@ -1,4 +1,4 @@
-"""The websocket contract: snapshot first, events with seq, resume with ?after, approved-only public."""
+"""The websocket contract: snapshot first, seq on events, ?after resumes, approved-only public."""
 
 from __future__ import annotations
 
@@ -33,12 +33,17 @@ def receive_until(ws: WebSocketTestSession, predicate: Any, limit: int = 50) -> 
 
 
 def api(client: TestClient, token: str, sub_id: int, action: str, **body: Any) -> None:
-    response = client.post(f"/api/meetings/pleno/submissions/{sub_id}/{action}",
-                           json=body or None, headers={"Authorization": f"Bearer {token}"})
+    response = client.post(
+        f"/api/meetings/pleno/submissions/{sub_id}/{action}",
+        json=body or None,
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert response.status_code == 200, response.text
 
 
-def test_first_message_is_a_snapshot_with_seq(client: TestClient, db: Database, meeting: str) -> None:
+def test_first_message_is_a_snapshot_with_seq(
+    client: TestClient, db: Database, meeting: str
+) -> None:
     make_question(db, status="approved", text="aprobada")
     make_question(db, status="on_screen", text="en pantalla")
     with client.websocket_connect("/ws/meetings/pleno") as ws:
@@ -56,8 +61,9 @@ def test_public_socket_never_carries_unapproved_content(
     make_question(db, text=SECRET + " en el snapshot")
     with client.websocket_connect("/ws/meetings/pleno") as ws:
         raw = [json.dumps(ws.receive_json())]
-        pending = client.post("/api/meetings/pleno/submissions",
-                              json={"name": "Oculto", "text": SECRET}).json()
+        pending = client.post(
+            "/api/meetings/pleno/submissions", json={"name": "Oculto", "text": SECRET}
+        ).json()
         rejected = make_question(db, text=SECRET + " rechazada")
         api(client, token, rejected.id, "reject", reason="no")
         api(client, token, rejected.id, "restore")
@@ -176,11 +182,13 @@ def test_moderation_socket_needs_a_moderator(client: TestClient, meeting: str) -
 def test_moderation_socket_refuses_cookies_sent_from_another_site(
     moderator: TestClient, meeting: str
 ) -> None:
-    with pytest.raises(WebSocketDisconnect):
-        with moderator.websocket_connect(
+    with (
+        pytest.raises(WebSocketDisconnect),
+        moderator.websocket_connect(
             "/ws/meetings/pleno/moderation", headers={"Origin": "https://evil.example"}
-        ) as ws:
-            ws.receive_json()
+        ) as ws,
+    ):
+        ws.receive_json()
 
 
 def test_moderation_socket_shows_new_questions_and_other_moderators_actions(
@@ -190,8 +198,9 @@ def test_moderation_socket_shows_new_questions_and_other_moderators_actions(
         "/ws/meetings/pleno/moderation", headers={"Origin": "http://testserver"}
     ) as ws:
         assert ws.receive_json()["submissions"] == []
-        created = moderator.post("/api/meetings/pleno/submissions",
-                                 json={"name": "Ana", "text": SECRET}).json()
+        created = moderator.post(
+            "/api/meetings/pleno/submissions", json={"name": "Ana", "text": SECRET}
+        ).json()
         [received] = receive_until(ws, lambda m: m["type"] == "received")
         api(moderator, token, created["id"], "approve")  # a second moderator, through a token
         [approved] = receive_until(ws, lambda m: m["type"] == "approved")
@@ -219,7 +228,10 @@ def test_tracking_socket_follows_one_question(
         api(client, token, mine.id, "approve")
         api(client, token, mine.id, "show")
         first, second = ws.receive_json(), ws.receive_json()
-    assert [first["submission"]["status"], second["submission"]["status"]] == ["approved", "on_screen"]
+    assert [first["submission"]["status"], second["submission"]["status"]] == [
+        "approved",
+        "on_screen",
+    ]
     assert first["submission"]["text"] == "la mía"
 
 

@@ -167,7 +167,7 @@ def test_merge_into_a_merged_question_points_to_the_one_kept(
     act(moderator, merged.id, "merge", into=kept.id)
     result = act(moderator, other.id, "merge", into=merged.id)
     assert result["status"] == 409
-    assert f"merge into that one instead" in result["body"]["detail"]
+    assert "merge into that one instead" in result["body"]["detail"]
     assert status_of(db, other.id) == "pending"
 
 
