@@ -66,9 +66,9 @@ def _port(text: str) -> int:
             _("{text!r} is not a port number").format(text=text)
         ) from None
     if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(_("a port is between 0 and 65535, not {port}").format(
-            port=port
-        ))
+        raise argparse.ArgumentTypeError(
+            _("a port is between 0 and 65535, not {port}").format(port=port)
+        )
     return port
 
 
@@ -92,9 +92,9 @@ def _positive_seconds(text: str) -> float:
             _("{text!r} is not a number of seconds").format(text=text)
         ) from None
     if not value > 0:
-        raise argparse.ArgumentTypeError(_("must be more than 0 seconds, not {text}").format(
-            text=text
-        ))
+        raise argparse.ArgumentTypeError(
+            _("must be more than 0 seconds, not {text}").format(text=text)
+        )
     return value
 
 
@@ -209,8 +209,11 @@ def cmd_meeting_create(args: argparse.Namespace) -> int:
 
     view = _write(
         lambda session, **kw: meeting_view(create_meeting(session, **kw)),
-        slug=args.slug, title=args.title, hashtags=args.hashtag or [],
-        starts_at=args.starts_at, actor=None,
+        slug=args.slug,
+        title=args.title,
+        hashtags=args.hashtag or [],
+        starts_at=args.starts_at,
+        actor=None,
     )
     _out(_("Created meeting {slug!r} ({status}): {title}").format(**view))
     _out(_("Start it with: council meeting start {slug}").format(slug=view["slug"]))
@@ -292,14 +295,18 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
     password = _read_password(args)
     user = _write(
-        lambda session, **kw: (add_user(session, **kw).username),
-        username=args.username, password=password, role=args.role,
+        lambda session, **kw: add_user(session, **kw).username,
+        username=args.username,
+        password=password,
+        role=args.role,
     )
     _out(_("Added {role} {username!r}.").format(role=args.role, username=user))
     if password is None:
-        _out(_("It has no password: give it an API token with: council token create {u}").format(
-            u=user
-        ))
+        _out(
+            _("It has no password: give it an API token with: council token create {u}").format(
+                u=user
+            )
+        )
     return EXIT_OK
 
 
@@ -332,19 +339,23 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     serve = commands.add_parser(
-        "serve", help=_("run the web server"),
+        "serve",
+        help=_("run the web server"),
         description=_("Run Council's web server (upgrading the database schema first)."),
     )
     serve.add_argument("--host", help=_("address to listen on (default: COUNCIL_HOST)"))
     serve.add_argument("--port", type=_port, help=_("port to listen on (default: COUNCIL_PORT)"))
     serve.add_argument(
-        "--workers", type=_positive_int, default=1,
+        "--workers",
+        type=_positive_int,
+        default=1,
         help=_("worker processes (default: 1; more need COUNCIL_REDIS_URL and PostgreSQL)"),
     )
     _leaf(serve, cmd_serve)
 
     demo = commands.add_parser(
-        "demo", help=_("run a self-contained live meeting to look at"),
+        "demo",
+        help=_("run a self-contained live meeting to look at"),
         description=_(
             "Run a throwaway live meeting with sample questions arriving, a moderator "
             "account and every page to look at. Its data lives in a temporary folder "
@@ -355,11 +366,16 @@ def build_parser() -> Parser:
         "--host", default="127.0.0.1", help=_("address to listen on (default: %(default)s)")
     )
     demo.add_argument(
-        "--port", type=_port, default=None,
+        "--port",
+        type=_port,
+        default=None,
         help=_("port to listen on (default: COUNCIL_PORT, 8000; 0 picks a free one)"),
     )
     demo.add_argument(
-        "--trickle-seconds", type=_positive_seconds, default=6.0, metavar="SECONDS",
+        "--trickle-seconds",
+        type=_positive_seconds,
+        default=6.0,
+        metavar="SECONDS",
         help=_("seconds between sample questions (default: %(default)s)"),
     )
     _leaf(demo, cmd_demo)
@@ -369,41 +385,50 @@ def build_parser() -> Parser:
     )
     db_commands = database.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
     upgrade = db_commands.add_parser(
-        "upgrade", help=_("bring the schema up to date"),
+        "upgrade",
+        help=_("bring the schema up to date"),
         description=_("Bring the database schema up to date (safe to run again)."),
     )
     _leaf(upgrade, cmd_db_upgrade)
 
     meeting = commands.add_parser(
-        "meeting", help=_("create, start, end and list meetings"),
+        "meeting",
+        help=_("create, start, end and list meetings"),
         description=_("Create, start, end and list meetings."),
     )
     meeting_commands = meeting.add_subparsers(
         dest="meeting_command", metavar="COMMAND", required=True
     )
     create = meeting_commands.add_parser(
-        "create", help=_("create a meeting"),
+        "create",
+        help=_("create a meeting"),
         description=_("Create a scheduled meeting; residents find it at /m/SLUG."),
     )
     create.add_argument("slug", metavar="SLUG", help=_("its address, like pleno-2026-11"))
     create.add_argument("--title", required=True, help=_("its title, shown on every page"))
     create.add_argument(
-        "--hashtag", action="append", metavar="TAG",
+        "--hashtag",
+        action="append",
+        metavar="TAG",
         help=_("a hashtag to collect questions from (repeat for several)"),
     )
     create.add_argument(
-        "--starts-at", type=_iso_datetime, metavar="ISO",
+        "--starts-at",
+        type=_iso_datetime,
+        metavar="ISO",
         help=_("when it starts, with its time zone, like 2026-11-24T19:00+01:00"),
     )
     _leaf(create, cmd_meeting_create)
     start = meeting_commands.add_parser(
-        "start", help=_("make a meeting live"),
+        "start",
+        help=_("make a meeting live"),
         description=_("Make a meeting live: it shows on the home page as happening now."),
     )
     start.add_argument("slug", metavar="SLUG")
     _leaf(start, cmd_meeting_start)
     end = meeting_commands.add_parser(
-        "end", help=_("end a meeting"),
+        "end",
+        help=_("end a meeting"),
         description=_("End a meeting: it takes no more questions and goes to the archive."),
     )
     end.add_argument("slug", metavar="SLUG")
@@ -414,12 +439,14 @@ def build_parser() -> Parser:
     _leaf(listing, cmd_meeting_list)
 
     user = commands.add_parser(
-        "user", help=_("manage moderator and admin accounts"),
+        "user",
+        help=_("manage moderator and admin accounts"),
         description=_("Manage moderator and admin accounts."),
     )
     user_commands = user.add_subparsers(dest="user_command", metavar="COMMAND", required=True)
     add = user_commands.add_parser(
-        "add", help=_("add an account"),
+        "add",
+        help=_("add an account"),
         description=_(
             "Add an account. The password is asked twice on a terminal, or read from the "
             "first line of standard input with --password-stdin."
@@ -427,16 +454,20 @@ def build_parser() -> Parser:
     )
     add.add_argument("username", metavar="USERNAME")
     add.add_argument(
-        "--role", choices=["admin", "moderator"], default="moderator",
+        "--role",
+        choices=["admin", "moderator"],
+        default="moderator",
         help=_("admins also manage meetings and accounts (default: %(default)s)"),
     )
     how = add.add_mutually_exclusive_group()
     how.add_argument(
-        "--password-stdin", action="store_true",
+        "--password-stdin",
+        action="store_true",
         help=_("read the password from the first line of standard input"),
     )
     how.add_argument(
-        "--no-password", action="store_true",
+        "--no-password",
+        action="store_true",
         help=_("no password: the account can only use API tokens"),
     )
     _leaf(add, cmd_user_add)
@@ -446,7 +477,8 @@ def build_parser() -> Parser:
     )
     token_commands = token.add_subparsers(dest="token_command", metavar="COMMAND", required=True)
     token_create = token_commands.add_parser(
-        "create", help=_("create an API token for an account"),
+        "create",
+        help=_("create an API token for an account"),
         description=_(
             "Create an API token for an account, for 'Authorization: Bearer TOKEN'. "
             "The token is printed once, alone on the last line."
@@ -458,8 +490,11 @@ def build_parser() -> Parser:
 
 
 def _fail(message: str, status: int = EXIT_USAGE) -> int:
-    print(_("council: error: {message}").format(message=" ".join(message.split())),
-          file=sys.stderr, flush=True)
+    print(
+        _("council: error: {message}").format(message=" ".join(message.split())),
+        file=sys.stderr,
+        flush=True,
+    )
     return status
 
 

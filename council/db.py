@@ -26,6 +26,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from council.errors import Unavailable
 from council.events import PublishedEvent, take_pending_events
+from council.i18n import _
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -83,7 +84,7 @@ class Database:
                     result = fn(session, **kwargs)
             except OperationalError as exc:
                 raise Unavailable(
-                    "The database is not answering; nothing was saved. Try again in a moment."
+                    _("The database is not answering; nothing was saved. Try again in a moment.")
                 ) from exc
             finally:
                 events = take_pending_events(session)
@@ -100,7 +101,9 @@ class Database:
             try:
                 return fn(session, **kwargs)
             except OperationalError as exc:
-                raise Unavailable("The database is not answering. Try again in a moment.") from exc
+                raise Unavailable(
+                    _("The database is not answering. Try again in a moment.")
+                ) from exc
 
     async def read(self, fn: Callable[..., T], **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()

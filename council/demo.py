@@ -56,48 +56,130 @@ class Sample:
 
 
 SAMPLES: tuple[Sample, ...] = (
-    Sample("Lucía Martínez", "¿Cuándo se va a arreglar la farola de la calle Real? Lleva tres "
-           "semanas apagada y por la noche no se ve nada.", "Barrio de la Iglesia"),
-    Sample("Antonio Jiménez", "¿Hay fecha para asfaltar el camino de Los Tablones? Con la lluvia "
-           "se hace barro y los coches no pasan.", "Los Tablones", "x", "@antonio_jun", True),
-    Sample("María José Ruiz", "¿Se va a ampliar el horario de la biblioteca municipal en época "
-           "de exámenes?", "Centro"),
-    Sample("Tom Fletcher", "Will the recycling point near the school get a second glass "
-           "container? It is full every weekend.", "Los Tablones"),
-    Sample("Carmen Ortega", "Gracias por el nuevo parque infantil. ¿Se podría poner algo de "
-           "sombra en los columpios para el verano?", "Barrio de la Iglesia", "x",
-           "@carmenortega", True),
-    Sample("José Ángel Núñez", "¿Qué pasa con el autobús a Granada los domingos? Los mayores no "
-           "tienen cómo ir al hospital."),
-    Sample("Sarah O'Brien", "Is there a plan for a pedestrian crossing on the main road? Cars go "
-           "very fast near the pharmacy.", "Centro"),
-    Sample("Paco Fernández", "¿Cuánto ha costado la reforma del polideportivo y cuándo abre la "
-           "piscina?", "Los Tablones", "mastodon", "@paco@mastodon.social"),
-    Sample("Inés Gómez", "¿Se puede hacer algo con los excrementos de perro en la plaza? Pongan "
-           "más papeleras con bolsas, por favor.", "Barrio de la Iglesia"),
-    Sample("Rafael Muñoz", "¿Cuándo empiezan las obras del centro de salud? Se anunciaron hace "
-           "un año.", None, "x", "@rafamunoz", False),
-    Sample("Elena Castillo", "¿Habrá wifi gratuito en la plaza del Ayuntamiento, como se "
-           "prometió?", "Centro"),
-    Sample("David Chen", "How can foreign residents sign up for the municipal sports "
-           "activities? The form is only in Spanish.", "Los Tablones"),
-    Sample("Begoña Sáez", "Los vecinos pedimos que el mercadillo del jueves vuelva a la calle de "
-           "la iglesia. ¿Es posible?", "Barrio de la Iglesia", "bluesky",
-           "@begosaez.bsky.social"),
-    Sample("Manolo Peña", "¿Por qué tarda tanto la respuesta a las averías del agua? Estuvimos "
-           "dos días con una fuga en la calle."),
-    Sample("Ana Belén Ríos", "¿Se van a plantar árboles en el paseo nuevo? Ahora mismo no hay "
-           "ni una sombra.", "Los Tablones"),
-    Sample("Mark Wilson", "Thank you for streaming the meetings. Could the videos have subtitles "
-           "for people with hearing loss?", "Centro"),
-    Sample("Pilar Domínguez", "¿Qué se hace por los mayores que viven solos durante la ola de "
-           "calor?", "Barrio de la Iglesia", "x", "@pilardominguez", True),
-    Sample("Javier Morales", "¿Se puede ampliar el aparcamiento junto al colegio? A la hora de "
-           "entrada es un caos."),
-    Sample("Rocío Vílchez", "¿Cuándo se repara la fuente de la plaza? Los niños la echan de "
-           "menos.", "Los Tablones"),
-    Sample("Luis Alcántara", "¿Se va a publicar en la web el presupuesto municipal desglosado "
-           "por áreas?", "Centro"),
+    Sample(
+        "Lucía Martínez",
+        "¿Cuándo se va a arreglar la farola de la calle Real? Lleva tres "
+        "semanas apagada y por la noche no se ve nada.",
+        "Barrio de la Iglesia",
+    ),
+    Sample(
+        "Antonio Jiménez",
+        "¿Hay fecha para asfaltar el camino de Los Tablones? Con la lluvia "
+        "se hace barro y los coches no pasan.",
+        "Los Tablones",
+        "x",
+        "@antonio_jun",
+        True,
+    ),
+    Sample(
+        "María José Ruiz",
+        "¿Se va a ampliar el horario de la biblioteca municipal en época de exámenes?",
+        "Centro",
+    ),
+    Sample(
+        "Tom Fletcher",
+        "Will the recycling point near the school get a second glass "
+        "container? It is full every weekend.",
+        "Los Tablones",
+    ),
+    Sample(
+        "Carmen Ortega",
+        "Gracias por el nuevo parque infantil. ¿Se podría poner algo de "
+        "sombra en los columpios para el verano?",
+        "Barrio de la Iglesia",
+        "x",
+        "@carmenortega",
+        True,
+    ),
+    Sample(
+        "José Ángel Núñez",
+        "¿Qué pasa con el autobús a Granada los domingos? Los mayores no "
+        "tienen cómo ir al hospital.",
+    ),
+    Sample(
+        "Sarah O'Brien",
+        "Is there a plan for a pedestrian crossing on the main road? Cars go "
+        "very fast near the pharmacy.",
+        "Centro",
+    ),
+    Sample(
+        "Paco Fernández",
+        "¿Cuánto ha costado la reforma del polideportivo y cuándo abre la piscina?",
+        "Los Tablones",
+        "mastodon",
+        "@paco@mastodon.social",
+    ),
+    Sample(
+        "Inés Gómez",
+        "¿Se puede hacer algo con los excrementos de perro en la plaza? Pongan "
+        "más papeleras con bolsas, por favor.",
+        "Barrio de la Iglesia",
+    ),
+    Sample(
+        "Rafael Muñoz",
+        "¿Cuándo empiezan las obras del centro de salud? Se anunciaron hace un año.",
+        None,
+        "x",
+        "@rafamunoz",
+        False,
+    ),
+    Sample(
+        "Elena Castillo",
+        "¿Habrá wifi gratuito en la plaza del Ayuntamiento, como se prometió?",
+        "Centro",
+    ),
+    Sample(
+        "David Chen",
+        "How can foreign residents sign up for the municipal sports "
+        "activities? The form is only in Spanish.",
+        "Los Tablones",
+    ),
+    Sample(
+        "Begoña Sáez",
+        "Los vecinos pedimos que el mercadillo del jueves vuelva a la calle de "
+        "la iglesia. ¿Es posible?",
+        "Barrio de la Iglesia",
+        "bluesky",
+        "@begosaez.bsky.social",
+    ),
+    Sample(
+        "Manolo Peña",
+        "¿Por qué tarda tanto la respuesta a las averías del agua? Estuvimos "
+        "dos días con una fuga en la calle.",
+    ),
+    Sample(
+        "Ana Belén Ríos",
+        "¿Se van a plantar árboles en el paseo nuevo? Ahora mismo no hay ni una sombra.",
+        "Los Tablones",
+    ),
+    Sample(
+        "Mark Wilson",
+        "Thank you for streaming the meetings. Could the videos have subtitles "
+        "for people with hearing loss?",
+        "Centro",
+    ),
+    Sample(
+        "Pilar Domínguez",
+        "¿Qué se hace por los mayores que viven solos durante la ola de calor?",
+        "Barrio de la Iglesia",
+        "x",
+        "@pilardominguez",
+        True,
+    ),
+    Sample(
+        "Javier Morales",
+        "¿Se puede ampliar el aparcamiento junto al colegio? A la hora de entrada es un caos.",
+    ),
+    Sample(
+        "Rocío Vílchez",
+        "¿Cuándo se repara la fuente de la plaza? Los niños la echan de menos.",
+        "Los Tablones",
+    ),
+    Sample(
+        "Luis Alcántara",
+        "¿Se va a publicar en la web el presupuesto municipal desglosado por áreas?",
+        "Centro",
+    ),
 )
 
 
@@ -157,13 +239,17 @@ class SampleFeed:
     def next_kwargs(self) -> dict[str, Any]:
         sample, n = next(self._samples), next(self._count)
         question = check_question(
-            name=sample.name, text=sample.text, neighborhood=sample.neighborhood,
+            name=sample.name,
+            text=sample.text,
+            neighborhood=sample.neighborhood,
             limits=self.council.limits,
         )
         kwargs: dict[str, Any] = {"slug": SLUG, "question": question, "source": sample.source}
         if sample.source != "web":
             kwargs.update(
-                handle=sample.handle, verified=sample.verified, external_id=f"demo-{n}",
+                handle=sample.handle,
+                verified=sample.verified,
+                external_id=f"demo-{n}",
                 posted_at=datetime.now(UTC),
             )
         return kwargs
@@ -179,8 +265,14 @@ def set_up(council: Council, feed: SampleFeed, password: str) -> str:
     def write(fn: Callable[..., Any], **kwargs: Any) -> Any:
         return council.db.run_write(fn, **kwargs)[0]
 
-    write(create_meeting, slug=SLUG, title=TITLE, hashtags=[HASHTAG],
-          starts_at=datetime.now(UTC), actor=DEMO_ACTOR)
+    write(
+        create_meeting,
+        slug=SLUG,
+        title=TITLE,
+        hashtags=[HASHTAG],
+        starts_at=datetime.now(UTC),
+        actor=DEMO_ACTOR,
+    )
     write(start_meeting, slug=SLUG, actor=DEMO_ACTOR)
     write(add_user, username=MODERATOR, password=password, role="moderator")
 
@@ -218,9 +310,7 @@ def banner(*, base: str, password: str, track_path: str, data_dir: Path, every: 
     return "\n".join(lines)
 
 
-async def trickle(
-    server: uvicorn.Server, feed: SampleFeed, *, every: float, announce: str
-) -> None:
+async def trickle(server: uvicorn.Server, feed: SampleFeed, *, every: float, announce: str) -> None:
     """Once the server listens: say where to look, then send a sample question now and then."""
     while not server.started:
         if server.should_exit:
@@ -241,7 +331,8 @@ async def trickle(
         question = kwargs["question"]
         print(
             _("  new question #{id} from {name}{where}").format(
-                id=sub.id, name=question.name,
+                id=sub.id,
+                name=question.name,
                 where=f" ({question.neighborhood})" if question.neighborhood else "",
             ),
             flush=True,
@@ -263,13 +354,20 @@ def run_demo(*, host: str, port: int | None, trickle_seconds: float) -> int:
         token = set_up(council, feed, password)
         actual_port = sock.getsockname()[1]
         announce = banner(
-            base=f"http://{display_host(host)}:{actual_port}", password=password,
-            track_path=app.url_path_for("track_page", token=token), data_dir=data_dir,
+            base=f"http://{display_host(host)}:{actual_port}",
+            password=password,
+            track_path=app.url_path_for("track_page", token=token),
+            data_dir=data_dir,
             every=trickle_seconds,
         )
         config = uvicorn.Config(
-            app, host=host, port=actual_port, ws_per_message_deflate=False,
-            log_level="warning", access_log=False, lifespan="on",
+            app,
+            host=host,
+            port=actual_port,
+            ws_per_message_deflate=False,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
         )
         server = uvicorn.Server(config)
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from council.errors import InvalidInput, NotAccepting
 from council.events import submission_event
+from council.i18n import _
 from council.meetings import get_meeting
 from council.models import Status, Submission
 from council.text import clean_line, clean_text
@@ -37,19 +38,19 @@ def check_question(*, name: str, text: str, neighborhood: str | None, limits: Li
     area = clean_line(neighborhood) if neighborhood else ""
     problems: dict[str, str] = {}
     if not name:
-        problems["name"] = "Please write your name."
+        problems["name"] = _("Please write your name.")
     elif len(name) > limits.name:
-        problems["name"] = f"Your name is too long: at most {limits.name} characters."
+        problems["name"] = _("Your name is too long: at most {n} characters.").format(n=limits.name)
     if not text:
-        problems["text"] = "Please write your question."
+        problems["text"] = _("Please write your question.")
     elif len(text) > limits.text:
-        problems["text"] = (
-            f"Your question is too long: {len(text)} characters, at most {limits.text}."
+        problems["text"] = _("Your question is too long: {length} characters, at most {n}.").format(
+            length=len(text), n=limits.text
         )
     if len(area) > MAX_NEIGHBORHOOD_LENGTH:
-        problems["neighborhood"] = (
-            f"The neighbourhood is too long: at most {MAX_NEIGHBORHOOD_LENGTH} characters."
-        )
+        problems["neighborhood"] = _(
+            "The neighbourhood is too long: at most {n} characters."
+        ).format(n=MAX_NEIGHBORHOOD_LENGTH)
     if problems:
         raise InvalidInput(" ".join(problems.values()), errors=problems)
     return Question(name=name, text=text, neighborhood=area or None)
@@ -72,9 +73,11 @@ def submit(
     meeting = get_meeting(session, slug=slug)
     if not meeting.is_accepting:
         raise NotAccepting(
-            f"The meeting {meeting.title!r} is not taking questions now."
+            _("The meeting “{title}” is not taking questions now.").format(title=meeting.title)
             if meeting.status != "ended"
-            else f"The meeting {meeting.title!r} has ended and takes no more questions."
+            else _("The meeting “{title}” has ended and takes no more questions.").format(
+                title=meeting.title
+            )
         )
     sub = Submission(
         meeting=meeting,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from council.errors import Conflict, InvalidInput, NotFound
 from council.events import record
+from council.i18n import _
 from council.models import Meeting, MeetingStatus, utcnow
 from council.views import meeting_view
 
@@ -22,7 +23,9 @@ def normalise_hashtag(tag: str) -> str:
     tag = tag.strip().lstrip("#")
     if not HASHTAG.match(tag):
         raise InvalidInput(
-            f"{tag!r} is not a hashtag: use letters, digits and underscores, like PlenoJun."
+            _(
+                "“{tag}” is not a hashtag: use letters, digits and underscores, like PlenoJun."
+            ).format(tag=tag)
         )
     return tag
 
@@ -30,7 +33,7 @@ def normalise_hashtag(tag: str) -> str:
 def get_meeting(session: Session, *, slug: str) -> Meeting:
     meeting = session.scalars(select(Meeting).where(Meeting.slug == slug)).one_or_none()
     if meeting is None:
-        raise NotFound(f"There is no meeting {slug!r}.")
+        raise NotFound(_("There is no meeting “{slug}”.").format(slug=slug))
     return meeting
 
 
@@ -50,14 +53,18 @@ def create_meeting(
     slug = slug.strip().lower()
     if not SLUG.match(slug):
         raise InvalidInput(
-            f"{slug!r} cannot be a meeting's address: use 1-64 lowercase letters, digits "
-            "and dashes, like pleno-2026-11."
+            _(
+                "“{slug}” cannot be a meeting's address: use 1-64 lowercase letters, digits "
+                "and dashes, like pleno-2026-11."
+            ).format(slug=slug)
         )
     title = " ".join(title.split())
     if not 1 <= len(title) <= 200:
-        raise InvalidInput("The title must be 1 to 200 characters.")
+        raise InvalidInput(_("The title must be 1 to 200 characters."))
     if starts_at is not None and starts_at.tzinfo is None:
-        raise InvalidInput("Give the start time with its time zone, like 2026-11-24T19:00+01:00.")
+        raise InvalidInput(
+            _("Give the start time with its time zone, like 2026-11-24T19:00+01:00.")
+        )
     meeting = Meeting(
         slug=slug,
         title=title,
@@ -71,7 +78,9 @@ def create_meeting(
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict(f"A meeting {slug!r} exists already: choose another address.") from exc
+        raise Conflict(
+            _("A meeting “{slug}” exists already: choose another address.").format(slug=slug)
+        ) from exc
     record(
         session,
         meeting=meeting,
@@ -88,7 +97,7 @@ def _set_status(
 ) -> Meeting:
     meeting = get_meeting(session, slug=slug)
     if meeting.status == MeetingStatus.ENDED and status == MeetingStatus.LIVE:
-        raise Conflict(f"Meeting {slug!r} has ended; it cannot go live again.")
+        raise Conflict(_("Meeting “{slug}” has ended; it cannot go live again.").format(slug=slug))
     meeting.status = status
     if status == MeetingStatus.LIVE:
         meeting.started_at = meeting.started_at or utcnow()
@@ -120,7 +129,9 @@ def set_accepting(
 ) -> Meeting:
     meeting = get_meeting(session, slug=slug)
     if accepting and meeting.status == MeetingStatus.ENDED:
-        raise Conflict(f"Meeting {slug!r} has ended; it cannot take questions again.")
+        raise Conflict(
+            _("Meeting “{slug}” has ended; it cannot take questions again.").format(slug=slug)
+        )
     meeting.accepts_questions = accepting
     view = meeting_view(meeting)
     record(

@@ -110,7 +110,7 @@ def test_control_and_bidi_override_characters_are_removed(
 def test_unknown_meeting_is_404(client: TestClient) -> None:
     response = client.post("/api/meetings/nada/submissions", json={"name": "A", "text": "q"})
     assert response.status_code == 404
-    assert "There is no meeting 'nada'" in response.json()["detail"]
+    assert "There is no meeting “nada”" in response.json()["detail"]
 
 
 def test_meeting_not_accepting_is_409(client: TestClient, db: Database, meeting: str) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from council.errors import NotFound
 from council.events import events_after
+from council.i18n import _
 from council.meetings import get_meeting
 from council.models import Meeting, Status, Submission
 from council.views import meeting_view, moderation_submission, public_submission
@@ -64,7 +65,7 @@ def moderation_state(
 def meeting_id_for(session: Session, *, slug: str) -> int:
     meeting_id = session.scalar(select(Meeting.id).where(Meeting.slug == slug))
     if meeting_id is None:
-        raise NotFound(f"There is no meeting {slug!r}.")
+        raise NotFound(_("There is no meeting “{slug}”.").format(slug=slug))
     return int(meeting_id)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from council.errors import Conflict, InvalidInput, NotFound
+from council.i18n import _
 from council.models import ApiToken, Role, User, utcnow
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,80}$")
@@ -24,11 +25,15 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 def add_user(session: Session, *, username: str, password: str | None, role: str) -> User:
     if not USERNAME.match(username):
-        raise InvalidInput("A user name is 1-80 letters, digits, dots, dashes, underscores or @.")
+        raise InvalidInput(
+            _("A user name is 1-80 letters, digits, dots, dashes, underscores or @.")
+        )
     if role not in {r.value for r in Role}:
-        raise InvalidInput(f"Role must be admin or moderator, not {role!r}.")
+        raise InvalidInput(_("Role must be admin or moderator, not “{role}”.").format(role=role))
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"The password is too short: at least {MIN_PASSWORD_LENGTH} characters.")
+        raise InvalidInput(
+            _("The password is too short: at least {n} characters.").format(n=MIN_PASSWORD_LENGTH)
+        )
     user = User(
         username=username,
         password_hash=_hasher.hash(password) if password else None,
@@ -39,14 +44,14 @@ def add_user(session: Session, *, username: str, password: str | None, role: str
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict(f"A user {username!r} exists already.") from exc
+        raise Conflict(_("A user “{name}” exists already.").format(name=username)) from exc
     return user
 
 
 def get_user(session: Session, *, username: str) -> User:
     user = session.scalars(select(User).where(User.username == username)).one_or_none()
     if user is None:
-        raise NotFound(f"There is no user {username!r}.")
+        raise NotFound(_("There is no user “{name}”.").format(name=username))
     return user
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from council.errors import InvalidInput, InvalidTransition, NotFound, StaleAction
 from council.events import submission_event
+from council.i18n import _
 from council.meetings import get_meeting
 from council.models import PUBLIC_STATUSES, Status, Submission, utcnow
 from council.text import clean_text
@@ -41,7 +42,9 @@ def load_submission(session: Session, *, slug: str, submission_id: int) -> Submi
         .with_for_update()
     ).one_or_none()
     if sub is None:
-        raise NotFound(f"Question {submission_id} does not exist in meeting {slug!r}.")
+        raise NotFound(
+            _("Question {id} does not exist in meeting {slug}.").format(id=submission_id, slug=slug)
+        )
     return sub
 
 
@@ -51,36 +54,51 @@ def _check(
     """Refuse stale and invalid actions; return the ids that were public before the change."""
     if expected_status is not None and expected_status != sub.status:
         raise StaleAction(
-            f"Question {sub.id} is now {STATUS_WORDS.get(Status(sub.status), sub.status)}, "
-            f"not {expected_status}: someone else acted on it first. Nothing was changed.",
+            _(
+                "Question {id} is now {status}, not {expected}: someone else acted on it first. "
+                "Nothing was changed."
+            ).format(id=sub.id, status=_status_words(sub.status), expected=expected_status),
             current=moderation_submission(sub),
         )
     allowed = set(allowed_from)
     if sub.status not in allowed:
         raise InvalidTransition(
-            f"Cannot {action} question {sub.id}: it is "
-            f"{STATUS_WORDS.get(Status(sub.status), sub.status)}. "
-            f"Only questions that are {_either(allowed)} can be {_past(action)}.",
+            _(
+                "Cannot {action} question {id}: it is {status}. Only questions that are {allowed} "
+                "can be {done}."
+            ).format(
+                action=_(action),
+                id=sub.id,
+                status=_status_words(sub.status),
+                allowed=_either(allowed),
+                done=_past(action),
+            ),
             current=moderation_submission(sub),
         )
     return {sub.id} if sub.status in PUBLIC_STATUSES else set()
 
 
+def _status_words(status: str) -> str:
+    return _(STATUS_WORDS[Status(status)]) if status in STATUS_WORDS else status
+
+
 def _either(statuses: set[str]) -> str:
-    return " or ".join(sorted(STATUS_WORDS[Status(s)] for s in statuses))
+    separator: str = _(" or ")
+    return separator.join(sorted(_status_words(s) for s in statuses))
 
 
 def _past(action: str) -> str:
-    return {
-        "approve": "approved",
-        "reject": "rejected",
-        "restore": "restored",
-        "show": "shown",
-        "hide": "hidden",
-        "answer": "answered",
-        "merge": "merged",
-        "edit": "edited",
-    }[action]
+    words = {
+        "approve": _("approved"),
+        "reject": _("rejected"),
+        "restore": _("restored"),
+        "show": _("shown"),
+        "hide": _("hidden"),
+        "answer": _("answered"),
+        "merge": _("merged"),
+        "edit": _("edited"),
+    }
+    return words[action]
 
 
 def approve(
@@ -112,7 +130,9 @@ def reject(
 ) -> Submission:
     reason = (reason or "").strip() or None
     if reason and len(reason) > MAX_REASON_LENGTH:
-        raise InvalidInput(f"The reason is too long: at most {MAX_REASON_LENGTH} characters.")
+        raise InvalidInput(
+            _("The reason is too long: at most {n} characters.").format(n=MAX_REASON_LENGTH)
+        )
     sub = load_submission(session, slug=slug, submission_id=submission_id)
     was_public = _check(
         sub, action="reject", allowed_from=[Status.PENDING], expected_status=expected_status
@@ -223,9 +243,9 @@ def merge(
     expected_status: str | None = None,
 ) -> Submission:
     if into is None:
-        raise InvalidInput("Say which question to merge into: give 'into' with its number.")
+        raise InvalidInput(_("Say which question to merge into: give 'into' with its number."))
     if into == submission_id:
-        raise InvalidInput("A question cannot be merged into itself.")
+        raise InvalidInput(_("A question cannot be merged into itself."))
     sub = load_submission(session, slug=slug, submission_id=submission_id)
     was_public = _check(
         sub,
@@ -236,8 +256,10 @@ def merge(
     target = load_submission(session, slug=slug, submission_id=into)
     if target.status == Status.MERGED:
         raise InvalidTransition(
-            f"Question {into} was itself merged into question {target.merged_into_id}: "
-            f"merge into that one instead.",
+            _(
+                "Question {id} was itself merged into question {target}: "
+                "merge into that one instead."
+            ).format(id=into, target=target.merged_into_id),
             current=moderation_submission(target),
         )
     if target.status in PUBLIC_STATUSES:
@@ -265,9 +287,11 @@ def edit(
 ) -> Submission:
     text = clean_text(text)
     if not text:
-        raise InvalidInput("The question cannot be empty. To remove it, reject it instead.")
+        raise InvalidInput(_("The question cannot be empty. To remove it, reject it instead."))
     if len(text) > max_length:
-        raise InvalidInput(f"The question is too long: at most {max_length} characters.")
+        raise InvalidInput(
+            _("The question is too long: at most {n} characters.").format(n=max_length)
+        )
     sub = load_submission(session, slug=slug, submission_id=submission_id)
     was_public = _check(
         sub,
