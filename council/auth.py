@@ -82,12 +82,15 @@ async def current_actor(connection: HTTPConnection) -> Actor | None:
     return Actor(user.id, user.username, user.role, by_token=False)
 
 
+def csrf_matches(request: Request, sent: str | None) -> bool:
+    expected = request.session.get("csrf") or ""
+    return bool(expected) and hmac.compare_digest(str(sent or ""), str(expected))
+
+
 async def check_csrf(request: Request, actor: Actor, form_token: str | None = None) -> None:
     if actor.by_token or request.method in SAFE_METHODS:
         return
-    sent = request.headers.get(CSRF_HEADER) or form_token or ""
-    expected = request.session.get("csrf") or ""
-    if not expected or not hmac.compare_digest(str(sent), str(expected)):
+    if not csrf_matches(request, request.headers.get(CSRF_HEADER) or form_token):
         raise Forbidden(
             _("This form has expired or did not come from Council. Reload the page and try again.")
         )

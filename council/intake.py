@@ -12,7 +12,7 @@ from council.errors import InvalidInput, NotAccepting
 from council.events import submission_event
 from council.i18n import _
 from council.meetings import get_meeting
-from council.models import Status, Submission
+from council.models import Status, Submission, utcnow
 from council.text import clean_line, clean_text
 
 MAX_NEIGHBORHOOD_LENGTH = 80
@@ -100,7 +100,7 @@ def submit(
         # Kept, not dropped: a person whose browser autofilled the trap can still be restored.
         sub.status = Status.REJECTED
         sub.rejection_reason = HONEYPOT_REASON
-        sub.rejected_by = "system"
+        sub.rejected_at, sub.rejected_by = utcnow(), "system"
     session.add(sub)
     session.flush()
     submission_event(session, type="received", actor=None, changed=[sub], was_public=set())

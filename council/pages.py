@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,8 +15,17 @@ from starlette.templating import _TemplateResponse
 
 from council import meetings
 from council.api import create_submission
-from council.auth import Actor, check_csrf, council_of, csrf_token, current_actor, log_in, log_out
-from council.errors import CouncilError, Forbidden, InvalidInput, RateLimited
+from council.auth import (
+    Actor,
+    check_csrf,
+    council_of,
+    csrf_matches,
+    csrf_token,
+    current_actor,
+    log_in,
+    log_out,
+)
+from council.errors import CouncilError, Forbidden, InvalidInput, NotFound, RateLimited
 from council.i18n import _
 from council.live.snapshot import moderation_state, public_state
 from council.models import MeetingStatus, Role
@@ -179,7 +189,7 @@ async def login_submit(
 ) -> Response:
     council = council_of(request)
     target = _safe_next(next)
-    if not _csrf_ok(request, csrf_token):
+    if not csrf_matches(request, csrf_token):
         return render(
             request,
             "login.html",
@@ -214,16 +224,9 @@ async def login_submit(
     return RedirectResponse(target, status_code=303)
 
 
-def _csrf_ok(request: Request, sent: str) -> bool:
-    import hmac
-
-    expected = request.session.get("csrf")
-    return bool(expected) and hmac.compare_digest(str(sent), str(expected))
-
-
 @router.post("/logout")
 async def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
-    if _csrf_ok(request, csrf_token):
+    if csrf_matches(request, csrf_token):
         log_out(request)
     return RedirectResponse("/", status_code=303)
 
@@ -278,18 +281,32 @@ async def admin_page(request: Request) -> Response:
 
 
 async def _admin_action(
-    request: Request, csrf: str, action: Any, notice: str, **kwargs: Any
+    request: Request,
+    csrf: str,
+    notice: str,
+    run: Callable[[Actor], Awaitable[object]],
 ) -> Response:
     actor = await _admin(request, csrf)
     if isinstance(actor, Response):
         return actor
     try:
-        await council_of(request).act(
-            action, **kwargs, **({"actor": actor.username} if action is not add_user else {})
-        )
+        await run(actor)
     except CouncilError as exc:
         return await _admin_page(request, actor, status=exc.status_code, error=exc.message)
     return await _admin_page(request, actor, notice=notice)
+
+
+def _local_time(text: str) -> datetime | None:
+    if not text.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise InvalidInput(
+            _("Give the start time as a date and time, like 2026-11-24 19:00.")
+        ) from exc
+    # The clerk's browser sends its local time without a zone: that is the zone meant.
+    return when if when.tzinfo is not None else when.astimezone()
 
 
 @router.post("/admin/meetings", response_class=HTMLResponse)
@@ -301,25 +318,17 @@ async def admin_create_meeting(
     starts_at: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    when = None
-    if starts_at.strip():
-        try:
-            when = datetime.fromisoformat(starts_at.strip())
-        except ValueError:
-            when = None
-        if when is not None and when.tzinfo is None:
-            when = when.astimezone()  # the clerk's browser sends local time without a zone
-    tags = [t for t in hashtags.replace(",", " ").split() if t]
-    return await _admin_action(
-        request,
-        csrf_token,
-        meetings.create_meeting,
-        _("Meeting created."),
-        slug=slug,
-        title=title,
-        hashtags=tags,
-        starts_at=when,
-    )
+    async def create(actor: Actor) -> object:
+        return await council_of(request).act(
+            meetings.create_meeting,
+            slug=slug,
+            title=title,
+            hashtags=[t for t in hashtags.replace(",", " ").split() if t],
+            starts_at=_local_time(starts_at),
+            actor=actor.username,
+        )
+
+    return await _admin_action(request, csrf_token, _("Meeting created."), create)
 
 
 @router.post("/admin/meetings/{slug}/{change}", response_class=HTMLResponse)
@@ -328,9 +337,13 @@ async def admin_change_meeting(
 ) -> Response:
     changes = {"start": meetings.start_meeting, "end": meetings.end_meeting}
     if change not in changes:
-        raise InvalidInput(_("Unknown change: use start or end."))
+        raise NotFound(_("Unknown change: use start or end."))
+
+    async def apply(actor: Actor) -> object:
+        return await council_of(request).act(changes[change], slug=slug, actor=actor.username)
+
     notice = _("Meeting started.") if change == "start" else _("Meeting ended.")
-    return await _admin_action(request, csrf_token, changes[change], notice, slug=slug)
+    return await _admin_action(request, csrf_token, notice, apply)
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
@@ -341,12 +354,10 @@ async def admin_add_user(
     role: Annotated[str, Form()] = "moderator",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    return await _admin_action(
-        request,
-        csrf_token,
-        add_user,
-        _("User {name} added.").format(name=username),
-        username=username,
-        password=password,
-        role=role,
-    )
+    async def add(actor: Actor) -> object:
+        return await council_of(request).act(
+            add_user, username=username, password=password, role=role
+        )
+
+    notice = _("User {name} added.").format(name=username)
+    return await _admin_action(request, csrf_token, notice, add)

@@ -175,6 +175,11 @@ def test_admin_creates_starts_and_ends_a_meeting_from_the_admin_page(
         "live",
         ["PlenoJun", "JunDirecto"],
     )
+    when = client.post(
+        "/admin/meetings",
+        data={"csrf_token": csrf, "slug": "x", "title": "x", "starts_at": "next tuesday"},
+    )
+    assert when.status_code == 422 and "like 2026-11-24 19:00" in when.text
     bad = client.post(
         "/admin/meetings", data={"csrf_token": csrf, "slug": "Bad Slug!", "title": "x"}
     )

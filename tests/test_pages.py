@@ -75,3 +75,16 @@ def test_tracking_page_shows_the_question_and_its_status(
     sub = make_question(db, status="approved", text="¿Y el polideportivo?")
     html = client.get(f"/t/{sub.track_token}").text
     assert "¿Y el polideportivo?" in html and 'data-status="approved"' in html
+
+
+def test_openapi_schema_documents_the_public_contract(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in (
+        "/api/meetings/{slug}/submissions",
+        "/api/meetings/{slug}/state",
+        "/api/meetings/{slug}/submissions/{submission_id}/{action}",
+        "/api/meetings/{slug}/submissions/{submission_id}",
+    ):
+        assert path in paths, path
+    created = paths["/api/meetings/{slug}/submissions"]["post"]["responses"]
+    assert {"201", "409", "422", "429"} <= set(created)
