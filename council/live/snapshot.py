@@ -57,7 +57,7 @@ def moderation_state(
     return {
         "meeting": meeting_view(meeting),
         "seq": seq,
-        "on_screen": on_screen.id if on_screen else None,
+        "on_screen": moderation_submission(on_screen) if on_screen else None,
         "submissions": [moderation_submission(s) for s in subs],
     }
 

@@ -249,3 +249,15 @@ def test_idle_sockets_get_pings(tmp_path: Path) -> None:
     with TestClient(app) as client, client.websocket_connect("/ws/meetings/pleno") as ws:
         ws.receive_json()
         assert ws.receive_json() == {"type": "ping"}
+
+
+def test_moderation_snapshot_has_every_question_and_the_one_on_screen(
+    moderator: TestClient, db: Database, meeting: str
+) -> None:
+    make_question(db, text=SECRET)
+    shown = make_question(db, status="on_screen", text="en pantalla")
+    with moderator.websocket_connect("/ws/meetings/pleno/moderation") as ws:
+        snapshot = ws.receive_json()
+    assert [s["text"] for s in snapshot["submissions"]] == [SECRET, "en pantalla"]
+    assert snapshot["on_screen"]["id"] == shown.id
+    assert snapshot["on_screen"]["original_text"] == "en pantalla"
