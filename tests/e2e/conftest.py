@@ -91,8 +91,12 @@ class LiveServer:
         assert self._server is None, "already running"
         self.app = create_app(self.settings())
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, ws_per_message_deflate=False,
-            log_level="warning", timeout_graceful_shutdown=5,
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            ws_per_message_deflate=False,
+            log_level="warning",
+            timeout_graceful_shutdown=5,
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name=f"uvicorn-{self.port}", daemon=True)
@@ -165,11 +169,14 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
     live = LiveServer(tmp_path / "data", free_port())
     live.start()
     try:
-        live.write(council.meetings.create_meeting, slug=SLUG, title=TITLE,
-                   hashtags=["PlenoJun"])
+        live.write(council.meetings.create_meeting, slug=SLUG, title=TITLE, hashtags=["PlenoJun"])
         live.write(council.meetings.start_meeting, slug=SLUG)
-        live.write(council.moderation.accounts.add_user, username=MODERATOR,
-                   password=PASSWORD, role="moderator")
+        live.write(
+            council.moderation.accounts.add_user,
+            username=MODERATOR,
+            password=PASSWORD,
+            role="moderator",
+        )
         yield live
     finally:
         live.stop()
@@ -186,8 +193,9 @@ def browser() -> Iterator[Browser]:
             pytest.fail(message + " (CI=true: browser tests must run, not skip)")
         pytest.skip(message)
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=path, headless=True,
-                                              args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(
+            executable_path=path, headless=True, args=CHROMIUM_ARGS
+        )
         try:
             yield launched
         finally:
@@ -206,7 +214,9 @@ class Contexts:
 
     def new(self, width: int = 1280, height: int = 800, **options: Any) -> BrowserContext:
         context = self.browser.new_context(
-            base_url=self.base_url, viewport={"width": width, "height": height}, **options,
+            base_url=self.base_url,
+            viewport={"width": width, "height": height},
+            **options,
         )
         context.set_default_timeout(10_000)
         context.on("page", self._watch)

@@ -48,8 +48,9 @@ def test_moderator_can_work_with_keyboard_alone(server, contexts):
     assert selected_id(page) == second["id"]
 
     keyboard.press("s")  # show it on the chamber screen
-    expect(page.locator("#on-screen")).to_contain_text("¿Habrá fiestas patronales en agosto?",
-                                                      timeout=5_000)
+    expect(page.locator("#on-screen")).to_contain_text(
+        "¿Habrá fiestas patronales en agosto?", timeout=5_000
+    )
     deadline = time.monotonic() + 5
     while (state := server.state())["on_screen"] is None and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -109,8 +109,11 @@ def test_long_spanish_question_fits_the_screen(server, contexts, tmp_path):
     assert len(LONG_QUESTION) == 500, len(LONG_QUESTION)
     shots = _shots_dir(tmp_path)
     token = server.moderator_token()
-    long_one = server.submit(name="María José Fernández-Castellanos", text=LONG_QUESTION,
-                             neighborhood="Urbanización Los Almendros")
+    long_one = server.submit(
+        name="María José Fernández-Castellanos",
+        text=LONG_QUESTION,
+        neighborhood="Urbanización Los Almendros",
+    )
     waiting = [
         server.submit(name="Íñigo", text="¿Cuándo abrirá la biblioteca los domingos?"),
         server.submit(name="Nuria", text="¿Se podrá reciclar aceite usado en el punto limpio?"),
