@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from council import meetings
+from council import meetings, replies
 from council.auth import Actor, council_of, require_admin, require_moderator
 from council.errors import InvalidInput, NotFound, RateLimited
 from council.i18n import _
@@ -245,3 +245,22 @@ async def end_meeting(
 ) -> dict[str, Any]:
     meeting = await council_of(request).act(meetings.end_meeting, slug=slug, actor=actor.username)
     return {"meeting": meeting_view(meeting)}
+
+
+@router.post("/meetings/{slug}/replies/{reply_id}/send-again")
+async def send_reply_again(
+    slug: str, reply_id: int, request: Request, actor: Annotated[Actor, Depends(require_moderator)]
+) -> dict[str, Any]:
+    """A failed or uncertain reply goes back to the outbox (check on X first if uncertain)."""
+    reply = await council_of(request).act(replies.send_again, slug=slug, reply_id=reply_id)
+    return {"reply": replies.reply_view(reply)}
+
+
+@router.post("/meetings/{slug}/collectors/{source}/retry")
+async def retry_collector(
+    slug: str, source: str, request: Request, actor: Annotated[Actor, Depends(require_moderator)]
+) -> dict[str, Any]:
+    """Start again a collector that gave up (for example after new credentials were set)."""
+    meeting = await council_of(request).read(meetings.get_meeting, slug=slug)
+    request.app.state.collectors.retry(meeting.id, source)
+    return {"retrying": source}

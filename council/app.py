@@ -16,6 +16,9 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from council import __version__, api, pages
+from council.collectors.base import CollectorFactory, CollectorManager
+from council.collectors.replies import ReplyWorker, reply_senders
+from council.collectors.x import x_collector
 from council.db import upgrade
 from council.errors import CouncilError
 from council.i18n import _, set_language
@@ -67,13 +70,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.auto_migrate:
         upgrade(settings.resolved_database_url)
     council = Council.build(settings)
+    collectors = CollectorManager(
+        council, collector_factories(settings), lead_minutes=settings.x_start_minutes_before
+    )
+    reply_worker = ReplyWorker(council, reply_senders(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         council.hub.start()
+        collectors.start()
+        reply_worker.start()
         try:
             yield
         finally:
+            await reply_worker.stop()
+            await collectors.stop()
             await council.hub.stop()
             council.db.close()
 
@@ -84,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.council = council
+    app.state.collectors = collectors
     app.state.templates = make_templates(settings)
 
     app.include_router(api.router)
@@ -106,6 +118,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
     return app
+
+
+def collector_factories(settings: Settings) -> dict[str, CollectorFactory]:
+    """The sources that are switched on: a source collects when its credentials are set."""
+    factories: dict[str, CollectorFactory] = {}
+    if settings.x_bearer_token:
+        factories["x"] = x_collector
+    return factories
 
 
 def create_app_from_env() -> FastAPI:

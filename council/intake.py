@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import html
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from council.errors import InvalidInput, NotAccepting
 from council.events import submission_event
 from council.i18n import _
 from council.meetings import get_meeting
-from council.models import Status, Submission, utcnow
+from council.models import Meeting, Status, Submission, utcnow
+from council.residents import is_verified
 from council.text import clean_line, clean_text
 
 MAX_NEIGHBORHOOD_LENGTH = 80
@@ -105,3 +108,69 @@ def submit(
     session.flush()
     submission_event(session, type="received", actor=None, changed=[sub], was_public=set())
     return sub
+
+
+@dataclass(frozen=True)
+class Post:
+    """A public post from a social network that carries the meeting's hashtag."""
+
+    external_id: str
+    text: str
+    author_name: str
+    handle: str
+    avatar_url: str | None = None
+    url: str | None = None
+    posted_at: datetime | None = None
+
+
+def collect(
+    session: Session, *, meeting_id: int, source: str, posts: list[Post]
+) -> list[Submission]:
+    """Store the posts not seen before, as pending questions; a re-delivered post is ignored.
+
+    Unlike the web form, posts are taken whatever the meeting's intake switch says: the
+    citizen has already published them, and the moderator decides what reaches the screen.
+    """
+    if not posts:
+        return []
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None:
+        return []
+    ids = [p.external_id for p in posts]
+    seen = set(
+        session.scalars(
+            select(Submission.external_id).where(
+                Submission.source == source, Submission.external_id.in_(ids)
+            )
+        )
+    )
+    stored: list[Submission] = []
+    for post in posts:
+        if post.external_id in seen:
+            continue
+        seen.add(post.external_id)
+        # X sends &amp; &lt; &gt; encoded: store what the citizen typed, decoded once.
+        text = clean_text(html.unescape(post.text))
+        name = clean_line(html.unescape(post.author_name))[:200] or post.handle
+        sub = Submission(
+            meeting=meeting,
+            source=source,
+            external_id=post.external_id,
+            external_url=post.url,
+            author_name=name,
+            author_handle=post.handle,
+            avatar_url=post.avatar_url,
+            verified=is_verified(session, source=source, handle=post.handle),
+            original_text=text,
+            display_text=text,
+            status=Status.PENDING,
+            asked_count=1,
+            track_token=secrets.token_urlsafe(24),
+            posted_at=post.posted_at,
+        )
+        session.add(sub)
+        stored.append(sub)
+    session.flush()
+    for sub in stored:
+        submission_event(session, type="received", actor=None, changed=[sub], was_public=set())
+    return stored

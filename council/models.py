@@ -104,6 +104,8 @@ class Meeting(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
+    # Pay-per-use X reads: polling pauses once the estimated cost reaches this (US dollars).
+    x_cost_cap: Mapped[float | None]
 
     @property
     def is_accepting(self) -> bool:
@@ -195,3 +197,66 @@ class Event(Base):
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
     actor: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CollectorState(Base):
+    """Where a source's collector for one meeting has got to, and how it is doing."""
+
+    __tablename__ = "collector_states"
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "source", name="uq_collector_states_meeting_id_source"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
+    source: Mapped[str] = mapped_column(String(16))
+    # The resume point: the newest post id fully collected (X's since_id).
+    newest_id: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="stopped")
+    collected: Mapped[int] = mapped_column(Integer, default=0)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    posts_read: Mapped[int] = mapped_column(Integer, default=0)
+    users_read: Mapped[int] = mapped_column(Integer, default=0)
+    # Dollars, an upper bound (X deduplicates reads of a post within a UTC day).
+    estimated_cost: Mapped[float] = mapped_column(default=0.0)
+    cost_cap: Mapped[float | None]
+    last_poll_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    paused_until: Mapped[datetime | None]
+
+
+class Resident(Base):
+    """A handle verified in person at town hall: its posts carry the verified badge."""
+
+    __tablename__ = "residents"
+    __table_args__ = (UniqueConstraint("source", "handle", name="uq_residents_source_handle"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    # Lowercase, without a leading @: X handles are case-insensitive.
+    handle: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(String(200))
+    added_by: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Reply(Base):
+    """The outbox of replies that close the loop: one row per question, at most one reply sent."""
+
+    __tablename__ = "replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    source: Mapped[str] = mapped_column(String(16))
+    in_reply_to: Mapped[str] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text)
+    # pending -> sending -> sent; failed (X said no: safe to retry); uncertain (no answer:
+    # X may have posted it, so only a moderator may send again).
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]

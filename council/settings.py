@@ -10,7 +10,7 @@ import re
 import secrets
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour)\s*$")
@@ -77,11 +77,69 @@ class Settings(BaseSettings):
     max_name_length: int = Field(default=80, description="Longest author name accepted.")
     default_language: str = Field(default="en", description="Language of pages and messages.")
 
+    x_bearer_token: str | None = Field(
+        default=None,
+        description="X API bearer token (app-only); collecting hashtag posts is on when set.",
+    )
+    x_api_base_url: str = Field(
+        default="https://api.x.com",
+        description="Where the X API is: the official host, a proxy, or a fake in tests.",
+    )
+    x_poll_seconds: float = Field(default=5.0, description="Seconds between X searches.")
+    x_stream: bool = Field(
+        default=False,
+        description="Use X's filtered stream instead of polling (needs an access level with it).",
+    )
+    x_start_minutes_before: float = Field(
+        default=0.0,
+        description="Start collecting this many minutes before a scheduled meeting's start time.",
+    )
+    x_cost_cap: float | None = Field(
+        default=None,
+        description="Default per-meeting cap, in US dollars, on estimated X read costs; polling "
+        "pauses there. Empty: no cap.",
+    )
+    x_post_read_cost: float = Field(default=0.005, description="Dollars X charges per post read.")
+    x_user_read_cost: float = Field(default=0.010, description="Dollars X charges per user read.")
+    x_replies: bool = Field(
+        default=False, description="Reply on X with a link when a tweeted question is answered."
+    )
+    x_consumer_key: str | None = Field(default=None, description="X app's API key, for replies.")
+    x_consumer_secret: str | None = Field(
+        default=None, description="X app's API key secret, for replies."
+    )
+    x_access_token: str | None = Field(
+        default=None, description="Access token of the account that replies."
+    )
+    x_access_token_secret: str | None = Field(
+        default=None, description="Access token secret of the account that replies."
+    )
+
     @field_validator("submission_rate_limit", "login_rate_limit")
     @classmethod
     def _valid_rate(cls, value: str) -> str:
         parse_rate(value)
         return value
+
+    @model_validator(mode="after")
+    def _replies_need_credentials(self) -> Settings:
+        if self.x_replies:
+            missing = [
+                f"COUNCIL_{name.upper()}"
+                for name in (
+                    "x_consumer_key",
+                    "x_consumer_secret",
+                    "x_access_token",
+                    "x_access_token_secret",
+                    "public_url",
+                )
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(
+                    "COUNCIL_X_REPLIES is on, so these must be set too: " + ", ".join(missing)
+                )
+        return self
 
     @property
     def resolved_database_url(self) -> str:

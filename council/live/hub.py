@@ -131,6 +131,12 @@ class Hub:
                     text = encode({"type": "status", "seq": event.seq, "submission": view})
                     self._offer_all(followers, (None, text))
 
+    def notify(self, meeting_id: int, audience: str, message: dict[str, object]) -> None:
+        """A message outside the event log (no seq): not replayed, current state only."""
+        members = self._meetings.get((meeting_id, audience))
+        if members:
+            self._offer_all(members, (None, encode(message)))
+
     def _offer_all(self, members: set[Connection], item: Item) -> None:
         for connection in members:
             if not connection.offer(item):

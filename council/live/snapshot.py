@@ -7,11 +7,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from council.collectors.state import collector_states, health_view
 from council.errors import NotFound
 from council.events import events_after
 from council.i18n import _
 from council.meetings import get_meeting
 from council.models import Meeting, Status, Submission
+from council.replies import meeting_replies
 from council.views import meeting_view, moderation_submission, public_submission
 
 Audience = str  # "public" | "moderation"
@@ -59,6 +61,8 @@ def moderation_state(
         "seq": seq,
         "on_screen": moderation_submission(on_screen) if on_screen else None,
         "submissions": [moderation_submission(s) for s in subs],
+        "collectors": [health_view(c) for c in collector_states(session, meeting_id=meeting.id)],
+        "replies": meeting_replies(session, meeting_id=meeting.id),
     }
 
 
