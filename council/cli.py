@@ -319,6 +319,72 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_resident_add(args: argparse.Namespace) -> int:
+    from council.residents import add_resident
+
+    handle = _write(
+        lambda session, **kw: add_resident(session, **kw).handle,
+        handle=args.handle,
+        source=args.source,
+        note=args.note,
+        actor=None,
+    )
+    _out(
+        _("{handle} ({source}) is now a verified resident.").format(
+            handle=handle, source=args.source
+        )
+    )
+    return EXIT_OK
+
+
+def cmd_resident_remove(args: argparse.Namespace) -> int:
+    from council.residents import remove_resident
+
+    _write(remove_resident, handle=args.handle, source=args.source, actor=None)
+    _out(
+        _("{handle} ({source}) is no longer a verified resident.").format(
+            handle=args.handle, source=args.source
+        )
+    )
+    return EXIT_OK
+
+
+def cmd_resident_list(args: argparse.Namespace) -> int:
+    from council.residents import list_residents
+
+    def rows(session: Session) -> list[list[str]]:
+        return [
+            [r.handle, r.source, r.note or "", r.created_at.date().isoformat()]
+            for r in list_residents(session, source=args.source)
+        ]
+
+    found = _read(rows)
+    if not found:
+        _out(_("No verified residents yet. Add one with: council resident add HANDLE"))
+        return EXIT_OK
+    _out(_table([_("HANDLE"), _("SOURCE"), _("NOTE"), _("ADDED")], found))
+    return EXIT_OK
+
+
+def cmd_resident_import(args: argparse.Namespace) -> int:
+    from council.residents import import_csv
+
+    try:
+        with open(args.file, encoding="utf-8-sig") as csv_file:
+            text = csv_file.read()
+    except UnicodeDecodeError as exc:
+        raise UsageError(_("{file} is not UTF-8 text").format(file=args.file)) from exc
+    result = _write(import_csv, text=text, actor=None)
+    _out(
+        _("Added {added}; {already} were already registered.").format(
+            added=result.added, already=result.already
+        )
+    )
+    for problem in result.errors:
+        print(problem, file=sys.stderr)
+    return EXIT_OK if not result.errors else EXIT_USAGE
+
+
 # -- the parser --------------------------------------------------------------------------------
 
 
@@ -471,6 +537,51 @@ def build_parser() -> Parser:
         help=_("no password: the account can only use API tokens"),
     )
     _leaf(add, cmd_user_add)
+
+    resident = commands.add_parser(
+        "resident",
+        help=_("the register of residents verified in person"),
+        description=_(
+            "The register of residents verified in person at town hall: their posts carry "
+            "a 'verified resident' badge. Handles are matched without regard to case."
+        ),
+    )
+    resident_commands = resident.add_subparsers(
+        dest="resident_command", metavar="COMMAND", required=True
+    )
+    source_help = _("where the handle lives: x, mastodon or bluesky (default: %(default)s)")
+    resident_add = resident_commands.add_parser(
+        "add", help=_("register a handle"), description=_("Register a verified handle.")
+    )
+    resident_add.add_argument("handle", metavar="HANDLE", help=_("like @vecina_jun"))
+    resident_add.add_argument(
+        "--source", choices=["x", "mastodon", "bluesky"], default="x", help=source_help
+    )
+    resident_add.add_argument("--note", help=_("for staff, e.g. who checked and when"))
+    _leaf(resident_add, cmd_resident_add)
+    resident_remove = resident_commands.add_parser(
+        "remove", help=_("unregister a handle"), description=_("Remove a handle from the register.")
+    )
+    resident_remove.add_argument("handle", metavar="HANDLE")
+    resident_remove.add_argument(
+        "--source", choices=["x", "mastodon", "bluesky"], default="x", help=source_help
+    )
+    _leaf(resident_remove, cmd_resident_remove)
+    resident_list = resident_commands.add_parser(
+        "list", help=_("list the register"), description=_("List the verified handles.")
+    )
+    resident_list.add_argument("--source", choices=["x", "mastodon", "bluesky"])
+    _leaf(resident_list, cmd_resident_list)
+    resident_import = resident_commands.add_parser(
+        "import",
+        help=_("register handles from a CSV file"),
+        description=_(
+            "Register handles from a CSV file with rows handle[,source[,note]]; "
+            "a header row is optional. Bad rows are reported and the rest are added."
+        ),
+    )
+    resident_import.add_argument("file", metavar="FILE")
+    _leaf(resident_import, cmd_resident_import)
 
     token = commands.add_parser(
         "token", help=_("manage API tokens"), description=_("Manage API tokens.")

@@ -39,13 +39,14 @@ def normalise_handle(handle: str, source: str = "x") -> str:
     cleaned = handle.strip().lstrip("@").lower()
     if not HANDLE[source].match(cleaned):
         examples = {
-            "x": "@PlenoJun",
-            "mastodon": "@vecina@mastodon.social",
-            "bluesky": "jun.bsky.social",
+            "x": ("X", "@PlenoJun"),
+            "mastodon": ("Mastodon", "@vecina@mastodon.social"),
+            "bluesky": ("Bluesky", "jun.bsky.social"),
         }
+        name, example = examples[source]
         raise InvalidInput(
-            _("“{handle}” is not a {source} handle; it looks like {example}.").format(
-                handle=handle.strip(), source=source, example=examples[source]
+            _("“{handle}” is not a valid {source} handle; it should look like {example}.").format(
+                handle=handle.strip(), source=name, example=example
             )
         )
     return cleaned
