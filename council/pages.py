@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import qrcode
 import qrcode.image.svg
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import _TemplateResponse
 
@@ -30,6 +30,7 @@ from council.i18n import _
 from council.live.snapshot import moderation_state, public_state
 from council.models import MeetingStatus, Role
 from council.moderation.accounts import add_user, authenticate
+from council.residents import add_resident, import_csv, list_residents, remove_resident
 from council.tracking import find_by_token
 from council.views import meeting_view, tracking_view
 
@@ -251,8 +252,11 @@ async def _admin_page(
     status: int = 200,
     error: str | None = None,
     notice: str | None = None,
+    import_errors: list[str] | None = None,
 ) -> Response:
-    found = await council_of(request).read(meetings.list_meetings)
+    council = council_of(request)
+    found = await council.read(meetings.list_meetings)
+    registered = await council.read(list_residents)
     return render(
         request,
         "admin.html",
@@ -260,7 +264,9 @@ async def _admin_page(
         actor=actor,
         error=error,
         notice=notice,
+        import_errors=import_errors or [],
         meetings=[meeting_view(m) for m in found],
+        residents=registered,
         roles=[r.value for r in Role],
     )
 
@@ -361,3 +367,75 @@ async def admin_add_user(
 
     notice = _("User {name} added.").format(name=username)
     return await _admin_action(request, csrf_token, notice, add)
+
+
+@router.post("/admin/residents", response_class=HTMLResponse)
+async def admin_add_resident(
+    request: Request,
+    handle: Annotated[str, Form()] = "",
+    source: Annotated[str, Form()] = "x",
+    note: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    async def add(actor: Actor) -> object:
+        return await council_of(request).act(
+            add_resident, handle=handle, source=source, note=note, actor=actor.username
+        )
+
+    notice = _("{handle} is now a verified resident.").format(handle=handle.strip())
+    return await _admin_action(request, csrf_token, notice, add)
+
+
+@router.post("/admin/residents/remove", response_class=HTMLResponse)
+async def admin_remove_resident(
+    request: Request,
+    handle: Annotated[str, Form()] = "",
+    source: Annotated[str, Form()] = "x",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    async def remove(actor: Actor) -> object:
+        return await council_of(request).act(
+            remove_resident, handle=handle, source=source, actor=actor.username
+        )
+
+    notice = _("{handle} is no longer a verified resident.").format(handle=handle.strip())
+    return await _admin_action(request, csrf_token, notice, remove)
+
+
+MAX_IMPORT_BYTES = 1_000_000
+
+
+@router.post("/admin/residents/import", response_class=HTMLResponse)
+async def admin_import_residents(
+    request: Request,
+    file: Annotated[UploadFile, File()],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    actor = await _admin(request, csrf_token)
+    if isinstance(actor, Response):
+        return actor
+    raw = await file.read(MAX_IMPORT_BYTES + 1)
+    if len(raw) > MAX_IMPORT_BYTES:
+        return await _admin_page(
+            request, actor, status=422, error=_("The file is too big: at most 1 MB.")
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return await _admin_page(
+            request,
+            actor,
+            status=422,
+            error=_("The file is not UTF-8 text: save it as “CSV UTF-8” and try again."),
+        )
+    result = await council_of(request).act(import_csv, text=text, actor=actor.username)
+    notice = _("Added {added}; {already} were already registered.").format(
+        added=result.added, already=result.already
+    )
+    return await _admin_page(
+        request,
+        actor,
+        status=422 if result.errors else 200,
+        notice=notice,
+        import_errors=result.errors,
+    )

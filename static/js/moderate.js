@@ -26,12 +26,17 @@ const ACTIONS = {
 };
 const KEYS = { a: "approve", r: "reject", s: "show", h: "hide", d: "answer", e: "edit", m: "merge", u: "restore" };
 
+const collectors = new Map((state.collectors || []).map((c) => [c.source, c]));
+const replies = new Map((state.replies || []).map((r) => [r.id, r]));
+const verifiedOnly = document.getElementById("verified-only");
+
 let tab = "pending";
 let selectedId = null;
 let ready = false;
 
 function visible() {
-  const items = tab === "all" ? [...store.submissions.values()] : store.withStatus(tab);
+  let items = tab === "all" ? [...store.submissions.values()] : store.withStatus(tab);
+  if (verifiedOnly.checked) items = items.filter((s) => s.verified);
   const field = { approved: "approved_at", answered: "answered_at", rejected: "rejected_at" }[tab] || "received_at";
   return items.sort(byTime(field));
 }
@@ -51,7 +56,11 @@ function card(sub) {
       sub.edited ? el("span", { class: "edited" }, strings.edited) : null),
     el("p", { class: "item-text" }, sub.text),
     sub.edited ? el("p", { class: "item-original muted small" }, `${strings.original} ${sub.original_text}`) : null,
-    el("p", { class: "question-meta" }, questionMeta(sub, strings)),
+    el("p", { class: "question-meta" },
+      sub.avatar_url ? el("img", { class: "avatar", src: sub.avatar_url, alt: "", width: 24, height: 24, loading: "lazy", referrerpolicy: "no-referrer" }) : null,
+      questionMeta(sub, strings),
+      sub.handle ? el("span", { class: "handle" }, `@${sub.handle}`) : null,
+      sub.url ? el("a", { href: sub.url, target: "_blank", rel: "noopener noreferrer" }, strings.viewPost) : null),
     sub.rejection_reason ? el("p", { class: "muted small" }, `${strings.reason} ${sub.rejection_reason}`) : null,
     sub.merged_into ? el("p", { class: "muted small" }, format(strings.mergedInto, { n: sub.merged_into })) : null,
     el("div", { class: "item-actions" }, buttons));
@@ -79,6 +88,40 @@ function render() {
     const target = (focusedAction && item?.querySelector(`[data-action="${focusedAction}"]`)) || item;
     target?.focus();
   }
+}
+
+function clock(iso) {
+  return iso ? new Date(iso).toLocaleTimeString() : "–";
+}
+
+function renderSources() {
+  const box = document.getElementById("sources");
+  const list = [...collectors.values()];
+  const replyList = [...replies.values()];
+  box.hidden = list.length === 0 && replyList.length === 0;
+  replaceChildren(document.getElementById("collectors"), list.map((c) => {
+    const trouble = ["failed", "retrying", "rate_limited", "paused"].includes(c.status);
+    return el("li", { class: `collector collector-${c.status}`, dataset: { source: c.source } },
+      el("strong", {}, strings.sourceNames[c.source] || c.source), " ",
+      el("span", { class: "collector-status" }, strings.collectorStates[c.status] || c.status),
+      c.paused_until ? ` (${format(strings.until, { time: clock(c.paused_until) })})` : "",
+      " · ", format(strings.lastPoll, { time: clock(c.last_poll_at) }),
+      " · ", format(strings.collected, { n: c.collected }),
+      " · ", format(strings.cost, { cost: c.estimated_cost.toFixed(3) }),
+      c.cost_cap !== null && c.cost_cap !== undefined ? ` ${format(strings.costCap, { cap: c.cost_cap })}` : "",
+      trouble && c.last_error ? el("p", { class: "collector-error", role: c.status === "failed" ? "alert" : null }, c.last_error) : null,
+      c.status === "failed" ? el("button", { type: "button", dataset: { retrySource: c.source } }, strings.retry) : null);
+  }));
+  const count = (status) => replyList.filter((r) => r.status === status).length;
+  document.getElementById("replies-box").hidden = replyList.length === 0;
+  document.getElementById("replies-summary").textContent = format(strings.repliesSummary, {
+    sent: count("sent"), pending: count("pending") + count("sending"), failed: count("failed"), uncertain: count("uncertain"),
+  });
+  replaceChildren(document.getElementById("replies-problems"),
+    replyList.filter((r) => r.status === "failed" || r.status === "uncertain").map((r) =>
+      el("li", { class: `reply-${r.status}` },
+        format(r.status === "failed" ? strings.replyFailed : strings.replyUncertain, { id: r.submission, error: r.last_error || "" }), " ",
+        el("button", { type: "button", dataset: { replyId: r.id } }, strings.sendAgain))));
 }
 
 function select(id, focus = true) {
@@ -177,7 +220,29 @@ async function act(action, id) {
   queue.querySelector(`[data-id="${selectedId}"]`)?.focus();
 }
 
-root.addEventListener("click", (event) => {
+async function simplePost(url) {
+  try {
+    const { response, answer } = await request("POST", url);
+    showError(response.ok ? "" : answer.detail || strings.network);
+    return response.ok ? answer : null;
+  } catch {
+    showError(strings.network);
+    return null;
+  }
+}
+
+root.addEventListener("click", async (event) => {
+  const retry = event.target.closest("[data-retry-source]");
+  if (retry) {
+    await simplePost(`/api/meetings/${root.dataset.slug}/collectors/${retry.dataset.retrySource}/retry`);
+    return;
+  }
+  const again = event.target.closest("[data-reply-id]");
+  if (again) {
+    const answer = await simplePost(`/api/meetings/${root.dataset.slug}/replies/${again.dataset.replyId}/send-again`);
+    if (answer) { replies.set(answer.reply.id, answer.reply); renderSources(); }
+    return;
+  }
   const button = event.target.closest("[data-action]");
   if (button) {
     select(Number(button.dataset.id), false);
@@ -217,11 +282,31 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
+verifiedOnly.addEventListener("change", () => render());
+
 render();
+renderSources();
 connect(root.dataset.ws, {
   after: state.seq,
   onStatus: connectionIndicator(),
   onMessage(message) {
+    if (message.type === "collector") {
+      collectors.set(message.collector.source, message.collector);
+      renderSources();
+      return;
+    }
+    if (message.type === "reply") {
+      replies.set(message.reply.id, message.reply);
+      renderSources();
+      return;
+    }
+    if (message.type === "snapshot") {
+      collectors.clear();
+      for (const c of message.collectors || []) collectors.set(c.source, c);
+      replies.clear();
+      for (const r of message.replies || []) replies.set(r.id, r);
+      renderSources();
+    }
     store.apply(message);
     if (ready && message.type === "received") {
       for (const sub of message.submissions || []) announcer.textContent = format(strings.newQuestion, { name: sub.author });
