@@ -12,6 +12,8 @@ from council.db import Database
 from council.settings import Settings
 from tests.factories import log_in, make_meeting, make_token, make_user
 
+pytest_plugins = ["tests.fakes.x_api"]
+
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi.testclient import TestClient
 
@@ -15,6 +17,19 @@ from council.moderation import actions
 from council.moderation.accounts import add_user, create_token
 
 PASSWORD = "correct-horse-battery"
+T = TypeVar("T")
+
+
+def wait_until(probe: Callable[[], T], *, timeout: float = 10.0, every: float = 0.05) -> T:
+    """Poll ``probe`` until it returns something truthy; fail with its last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {timeout} s; last answer: {value!r}")
+        time.sleep(every)
 
 
 def make_meeting(db: Database, slug: str = "pleno", *, live: bool = True, **kwargs: Any) -> str:

@@ -87,6 +87,8 @@ class CollectorManager:
         self.lead_minutes = lead_minutes
         self._tasks: dict[tuple[int, str], asyncio.Task[None]] = {}
         self._given_up: set[tuple[int, str]] = set()
+        # Asked for by a moderator; honoured even if the collector is still winding down.
+        self._retry_requested: set[tuple[int, str]] = set()
         self._loop_task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -104,7 +106,7 @@ class CollectorManager:
         self._loop_task = None
 
     def retry(self, meeting_id: int, source: str) -> None:
-        self._given_up.discard((meeting_id, source))
+        self._retry_requested.add((meeting_id, source))
 
     def running(self) -> set[tuple[int, str]]:
         return {key for key, task in self._tasks.items() if not task.done()}
@@ -127,9 +129,12 @@ class CollectorManager:
                 task = self._tasks.get(key)
                 if task is not None and not task.done():
                     continue
-                if task is not None and task.done():
+                if task is not None:
                     del self._tasks[key]
                     self._given_up.add(key)
+                if key in self._retry_requested:
+                    self._retry_requested.discard(key)
+                    self._given_up.discard(key)
                 if key in self._given_up:
                     continue
                 collector = factory(self.council, meeting)
@@ -141,6 +146,7 @@ class CollectorManager:
             self._tasks.pop(key).cancel()
             await report_status(self.council, meeting_id=key[0], source=key[1], status="stopped")
         self._given_up &= wanted_keys
+        self._retry_requested &= wanted_keys
 
     async def _supervise(self, meeting_id: int, collector: Collector) -> None:
         try:

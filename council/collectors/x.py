@@ -242,7 +242,7 @@ class XPoller:
         await report_status(
             self.council,
             meeting_id=self.meeting.id,
-            cap=self.cap,
+            cost_cap=self.cap,
             source=SOURCE,
             status=status,
             error=error,

@@ -1,0 +1,1 @@
+"""Fake third-party services that tests run real client libraries against, offline."""
