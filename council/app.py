@@ -19,6 +19,7 @@ from council import __version__, api, pages
 from council.collectors.base import CollectorFactory, CollectorManager
 from council.collectors.replies import ReplyWorker, reply_senders
 from council.collectors.x import x_collector
+from council.collectors.x_stream import stream_factory
 from council.db import upgrade
 from council.errors import CouncilError
 from council.i18n import _, set_language
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         upgrade(settings.resolved_database_url)
     council = Council.build(settings)
     collectors = CollectorManager(
-        council, collector_factories(settings), lead_minutes=settings.x_start_minutes_before
+        council, collector_factories(council), lead_minutes=settings.x_start_minutes_before
     )
     reply_worker = ReplyWorker(council, reply_senders(settings))
 
@@ -120,11 +121,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def collector_factories(settings: Settings) -> dict[str, CollectorFactory]:
+def collector_factories(council: Council) -> dict[str, CollectorFactory]:
     """The sources that are switched on: a source collects when its credentials are set."""
+    settings = council.settings
     factories: dict[str, CollectorFactory] = {}
     if settings.x_bearer_token:
-        factories["x"] = x_collector
+        factories["x"] = stream_factory(council) if settings.x_stream else x_collector
     return factories
 
 

@@ -130,6 +130,8 @@ class XPoller:
         self.query = search_query(meeting.hashtags)
         self.poll_seconds = settings.x_poll_seconds
         self.backoff = 1.0
+        # True once a poll has read everything up to now (the stream takes over from there).
+        self.caught_up = False
 
     async def run(self) -> None:
         await self._status("starting")
@@ -182,6 +184,7 @@ class XPoller:
             wait, self.backoff = self.backoff, min(self.backoff * 2, MAX_BACKOFF_SECONDS)
             return wait
         self.backoff = 1.0
+        self.caught_up = True
         return self.poll_seconds
 
     async def _collect_new(self, since_id: str | None) -> None:
