@@ -68,6 +68,9 @@ class MeetingIn(BaseModel):
     title: str
     hashtags: list[str] = []
     starts_at: datetime | None = None
+    x_cost_cap: float | None = Field(
+        default=None, description="Dollars of X reads after which polling pauses."
+    )
 
 
 def client_key(request: Request) -> str:
@@ -226,6 +229,7 @@ async def create_meeting(
         title=body.title,
         hashtags=body.hashtags,
         starts_at=body.starts_at,
+        x_cost_cap=body.x_cost_cap,
         actor=actor.username,
     )
     return {"meeting": meeting_view(meeting)}

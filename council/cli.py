@@ -213,6 +213,7 @@ def cmd_meeting_create(args: argparse.Namespace) -> int:
         title=args.title,
         hashtags=args.hashtag or [],
         starts_at=args.starts_at,
+        x_cost_cap=args.x_cost_cap,
         actor=None,
     )
     _out(_("Created meeting {slug!r} ({status}): {title}").format(**view))
@@ -483,6 +484,15 @@ def build_parser() -> Parser:
         type=_iso_datetime,
         metavar="ISO",
         help=_("when it starts, with its time zone, like 2026-11-24T19:00+01:00"),
+    )
+    create.add_argument(
+        "--x-cost-cap",
+        type=float,
+        metavar="DOLLARS",
+        help=_(
+            "pause X polling once its estimated read cost reaches this (default: the "
+            "COUNCIL_X_COST_CAP setting)"
+        ),
     )
     _leaf(create, cmd_meeting_create)
     start = meeting_commands.add_parser(

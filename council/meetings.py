@@ -48,6 +48,7 @@ def create_meeting(
     title: str,
     hashtags: list[str] | None = None,
     starts_at: datetime | None = None,
+    x_cost_cap: float | None = None,
     actor: str | None = None,
 ) -> Meeting:
     slug = slug.strip().lower()
@@ -65,7 +66,10 @@ def create_meeting(
         raise InvalidInput(
             _("Give the start time with its time zone, like 2026-11-24T19:00+01:00.")
         )
+    if x_cost_cap is not None and not 0 <= x_cost_cap <= 1_000_000:
+        raise InvalidInput(_("The X cost cap is an amount in dollars, like 5 or 12.50."))
     meeting = Meeting(
+        x_cost_cap=x_cost_cap,
         slug=slug,
         title=title,
         hashtags=[normalise_hashtag(t) for t in hashtags or []],

@@ -315,6 +315,15 @@ def _local_time(text: str) -> datetime | None:
     return when if when.tzinfo is not None else when.astimezone()
 
 
+def _dollars(text: str) -> float | None:
+    if not text.strip():
+        return None
+    try:
+        return float(text.strip().replace(",", ".").lstrip("$"))
+    except ValueError as exc:
+        raise InvalidInput(_("The X cost cap is an amount in dollars, like 5 or 12.50.")) from exc
+
+
 @router.post("/admin/meetings", response_class=HTMLResponse)
 async def admin_create_meeting(
     request: Request,
@@ -322,6 +331,7 @@ async def admin_create_meeting(
     title: Annotated[str, Form()] = "",
     hashtags: Annotated[str, Form()] = "",
     starts_at: Annotated[str, Form()] = "",
+    x_cost_cap: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     async def create(actor: Actor) -> object:
@@ -331,6 +341,7 @@ async def admin_create_meeting(
             title=title,
             hashtags=[t for t in hashtags.replace(",", " ").split() if t],
             starts_at=_local_time(starts_at),
+            x_cost_cap=_dollars(x_cost_cap),
             actor=actor.username,
         )
 

@@ -398,3 +398,20 @@ def test_serve_runs_the_app_and_stops_on_ctrl_c(data_dir: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def test_meeting_create_takes_an_x_cost_cap(tmp_path: Path) -> None:
+    result = council(
+        tmp_path, "meeting", "create", "caro", "--title", "Caro", "--x-cost-cap", "2.5"
+    )
+    assert result.returncode == 0, result.stderr
+    from council.db import Database
+    from council.meetings import get_meeting
+
+    database = Database(db_url(tmp_path))
+    try:
+        assert database.run_read(get_meeting, slug="caro").x_cost_cap == 2.5
+    finally:
+        database.close()
+    bad = council(tmp_path, "meeting", "create", "otro", "--title", "Otro", "--x-cost-cap", "-1")
+    assert_one_line_error(bad, "dollars")

@@ -277,3 +277,13 @@ def test_meetings_without_hashtags_are_not_collected(
     with TestClient(app):
         time.sleep(0.5)
     assert searches(fake_x) == []
+
+
+def test_a_meeting_cap_overrides_the_default(tmp_path: Path, fake_x: FakeX) -> None:
+    fake_x.post_many(20, text_template="pregunta {i} #PlenoJun")
+    app = create_app(x_settings(tmp_path, fake_x, x_cost_cap=100.0))
+    make_meeting(app.state.council.db, x_cost_cap=0.02)
+    with TestClient(app):
+        db = app.state.council.db
+        state = wait_until(lambda: (s := collector(db)) and s.status == "paused" and s)
+    assert state.cost_cap == 0.02

@@ -71,6 +71,8 @@ class LiveServer:
         self.app: Any = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        # Extra settings for the next start, e.g. the X collector pointed at the fake X API.
+        self.overrides: dict[str, Any] = {}
 
     def settings(self) -> Settings:
         # Everything explicit, so COUNCIL_* variables or a .env of the machine cannot leak in.
@@ -78,9 +80,9 @@ class LiveServer:
             _env_file=None,
             data_dir=self.data_dir,
             database_url=f"sqlite:///{(self.data_dir / 'council.db').resolve()}",
-            redis_url=None,
             submission_rate_limit="1000/minute",
             login_rate_limit="1000/minute",
+            **self.overrides,
         )
 
     @property
