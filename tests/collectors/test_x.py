@@ -287,3 +287,30 @@ def test_a_meeting_cap_overrides_the_default(tmp_path: Path, fake_x: FakeX) -> N
         db = app.state.council.db
         state = wait_until(lambda: (s := collector(db)) and s.status == "paused" and s)
     assert state.cost_cap == 0.02
+
+
+@pytest.mark.parametrize(("lead_minutes", "collects"), [(15.0, True), (0.0, False)])
+def test_collecting_can_start_before_a_scheduled_meeting(
+    tmp_path: Path, fake_x: FakeX, lead_minutes: float, collects: bool
+) -> None:
+    app = create_app(x_settings(tmp_path, fake_x, x_start_minutes_before=lead_minutes))
+    make_meeting(
+        app.state.council.db, live=False, starts_at=datetime.now(UTC) + timedelta(minutes=10)
+    )
+    with TestClient(app):
+        fake_x.post("antes de empezar #PlenoJun")
+        if collects:
+            wait_until(lambda: questions(app.state.council.db))
+        else:
+            time.sleep(0.5)
+            assert questions(app.state.council.db) == []
+            assert searches(fake_x) == []
+
+
+def test_an_access_level_without_search_is_explained(tmp_path: Path, fake_x: FakeX) -> None:
+    fake_x.fail_next(403)
+    with running(x_settings(tmp_path, fake_x)) as (app, _client):
+        state = wait_until(
+            lambda: (s := collector(app.state.council.db)) and s.status == "failed" and s
+        )
+    assert (state.last_error or "").startswith("X credentials rejected: 403")
