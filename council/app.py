@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from council import __version__, api, pages
@@ -65,6 +66,21 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class CouncilApp(FastAPI):
+    """FastAPI, with the public websocket served beneath the middleware.
+
+    That socket fans out to every phone and projector: it needs no session, and each
+    layer of ``send`` wrapping costs time per client per message (bench/fanout.py).
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and await sockets.public_socket(
+            self.state.council, scope, receive, send
+        ):
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     set_language(settings.default_language)
@@ -89,7 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await council.hub.stop()
             council.db.close()
 
-    app = FastAPI(
+    app = CouncilApp(
         title="Council",
         version=__version__,
         description="Residents' questions, moderated, on the council chamber screen.",
@@ -100,7 +116,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = make_templates(settings)
 
     app.include_router(api.router)
-    app.include_router(sockets.router)
+    app.router.routes.append(
+        WebSocketRoute("/ws/meetings/{slug}/moderation", sockets.ModerationSocket())
+    )
+    app.router.routes.append(WebSocketRoute("/ws/track/{token}", sockets.TrackingSocket()))
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=resource_dir("static")), name="static")
 

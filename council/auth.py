@@ -68,11 +68,13 @@ async def current_actor(connection: HTTPConnection) -> Actor | None:
     council = council_of(connection)
     token = _bearer(connection)
     if token is not None:
-        user = await council.read(user_for_token, token=token)
-        if user is None:
+        found = await council.read(user_for_token, token=token)
+        if found is None:
             raise NotAuthenticated(_("That API token is not valid (revoked, or mistyped)."))
-        await council.db.write(touch_token, token=token)
-        return Actor(user.id, user.username, user.role, by_token=True)
+        token_user, touch_due = found
+        if touch_due:
+            await council.db.write(touch_token, token=token)
+        return Actor(token_user.id, token_user.username, token_user.role, by_token=True)
     user_id = connection.session.get("user_id") if "session" in connection.scope else None
     if not isinstance(user_id, int):
         return None

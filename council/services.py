@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from council.db import Database
@@ -23,6 +23,8 @@ class Council:
     submission_limiter: SlidingWindow
     login_limiter: SlidingWindow
     limits: Limits
+    # The encoded public snapshot of each meeting at the seq it was taken: {meeting: (seq, text)}.
+    public_snapshots: dict[int, tuple[int, str]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: Settings) -> Council:

@@ -212,3 +212,23 @@ def test_pages_carry_a_strict_content_security_policy(client: TestClient) -> Non
     policy = client.get("/").headers["content-security-policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
     assert "frame-ancestors 'none'" in policy
+
+
+def test_token_use_is_recorded_without_a_write_on_every_request(
+    client: TestClient, db: Database, meeting: str, token: str
+) -> None:
+    from sqlalchemy import select
+
+    from council.models import ApiToken
+
+    def last_used() -> object:
+        with db.session() as session:
+            return session.scalar(select(ApiToken.last_used_at))
+
+    headers = {"Authorization": f"Bearer {token}"}
+    assert last_used() is None
+    client.get("/api/meetings/pleno/submissions", headers=headers)
+    first = last_used()
+    assert first is not None
+    client.get("/api/meetings/pleno/submissions", headers=headers)
+    assert last_used() == first, "within five minutes, not written again"

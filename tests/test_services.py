@@ -26,14 +26,20 @@ def test_failed_write_publishes_nothing_and_changes_nothing(
         approve(session, slug="pleno", submission_id=sub.id, actor="mod")
         raise RuntimeError("disk full")
 
-    async def scenario() -> int:
-        connection = Connection("moderation", 10)
+    sent: list[object] = []
+
+    async def send(message: object) -> None:
+        sent.append(message)
+
+    async def scenario() -> None:
+        connection = Connection("moderation", send, 10)
         council.hub.join(sub.meeting_id, connection)
+        connection.start(0)
         with pytest.raises(RuntimeError):
             await council.act(approve_then_fail)
-        return connection.queue.qsize()
 
-    assert asyncio.run(scenario()) == 0
+    asyncio.run(scenario())
+    assert sent == []
     with db.session() as session:
         assert session.get(Submission, sub.id).status == "pending"  # type: ignore[union-attr]
 
@@ -43,15 +49,15 @@ def test_successful_write_publishes_after_commit(app: FastAPI, db: Database, mee
     sub = make_question(db)
     seen_in_database: list[str] = []
 
-    class Witness(Connection):
-        def offer(self, item: tuple[int | None, str]) -> bool:
-            # When the hub hears of it, another session must already see the change.
-            with db.session() as session:
-                seen_in_database.append(session.get(Submission, sub.id).status)  # type: ignore[union-attr]
-            return super().offer(item)
+    async def witness(message: object) -> None:
+        # When the message leaves, another session must already see the change.
+        with db.session() as session:
+            seen_in_database.append(session.get(Submission, sub.id).status)  # type: ignore[union-attr]
 
     async def scenario() -> None:
-        council.hub.join(sub.meeting_id, Witness("moderation", 10))
+        connection = Connection("moderation", witness, 10)
+        council.hub.join(sub.meeting_id, connection)
+        connection.start(0)
         await council.act(approve, slug="pleno", submission_id=sub.id, actor="mod")
 
     asyncio.run(scenario())

@@ -1,10 +1,14 @@
 """Fan-out of committed events to websocket connections.
 
-Each connection owns a bounded queue and one sender task. Publishing encodes a
-message once per audience and only *offers* it to each queue, so one slow or
-dead projector never delays anybody else; a connection whose queue is full is
-dropped and resyncs on reconnect with ``?after=SEQ``. Nothing here awaits a
-send on behalf of another connection.
+Publishing encodes a message once per audience and *offers* it to each connection;
+it never waits for any client. A connection whose socket can take the bytes now is
+written to at once: the ASGI ``send`` is started eagerly, and uvicorn's completes
+without suspending while the socket is writable, so the common case costs about what
+``websockets.broadcast()`` costs (measured in bench/fanout.py). When a client's
+socket is full, the rest of that send and anything after it wait in that
+connection's own bounded backlog, drained by a task of its own; a client that falls
+``limit`` messages behind is dropped (close code 4008) and resumes on reconnect with
+``?after=SEQ``. One slow projector never delays anybody else.
 """
 
 from __future__ import annotations
@@ -14,60 +18,137 @@ import contextlib
 import gc
 import json
 import logging
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any
 
 from council.events import PublishedEvent
 
 log = logging.getLogger(__name__)
 
 Item = tuple[int | None, str]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 PING = json.dumps({"type": "ping"})
+CLOSE_TOO_SLOW = 4008
 
-# Freezing moves long-lived objects (connections, queues) out of the collector's view, so a
-# full collection during a broadcast to thousands of clients does not walk them all
-# (a 0.5 s pause at 5,000 clients otherwise: shared/notes/performance.md).
-FREEZE_EVERY_CONNECTIONS = 500
+# After a fan-out, the survivors (connections, their frames and buffers) are moved out of
+# the collector's sight, so the next full collection does not walk thousands of them in the
+# middle of a broadcast: 10-30 ms pauses at 5,000 clients otherwise (bench/README.md).
+FREEZE_DELAY_SECONDS = 0.5
 
 
-def encode(message: dict[str, object]) -> str:
+def encode(message: dict[str, Any]) -> str:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
 
 
+async def _resume(coro: Coroutine[Any, Any, Any], waiting: Any) -> None:
+    """Finish a coroutine that was started by hand and suspended on ``waiting``.
+
+    This is what an asyncio Task does for a coroutine, from the point where the eager
+    first step left off (Python 3.12's eager tasks do the same).
+    """
+    try:
+        while True:
+            if waiting is None:
+                await asyncio.sleep(0)
+            else:
+                waiting._asyncio_future_blocking = False
+                await asyncio.wait([waiting])
+            try:
+                waiting = coro.send(None)
+            except StopIteration:
+                return
+    finally:
+        coro.close()
+
+
 class Connection:
-    """One websocket's place in the hub: its queue, what it has seen, and whether it fell behind."""
+    """One websocket's place in the hub: what it has seen, and what waits for it."""
 
-    __slots__ = ("audience", "dropped", "last_seq", "queue", "sender")
+    __slots__ = ("audience", "backlog", "busy", "dropped", "last_seq", "limit", "ready", "send")
 
-    def __init__(self, audience: str, queue_size: int) -> None:
+    def __init__(self, audience: str, send: Send, limit: int) -> None:
         self.audience = audience
-        self.queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=queue_size)
+        self.send = send
+        self.limit = limit
         self.last_seq = 0
         self.dropped = False
-        # The task that drains the queue; cancelled when the client falls too far behind.
-        self.sender: asyncio.Task[None] | None = None
+        # Until the opening messages are out, everything offered waits in the backlog.
+        self.ready = False
+        self.backlog: deque[Item] | None = None
+        # The task finishing a send that had to wait for the socket, then the backlog.
+        self.busy: asyncio.Future[None] | None = None
 
     def offer(self, item: Item) -> bool:
         if self.dropped:
             return False
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
-            self.dropped = True
-            if self.sender is not None:
-                self.sender.cancel()
+        if self.ready and self.busy is None:
+            return self._send_now(item)
+        if self.backlog is None:
+            self.backlog = deque()
+        if len(self.backlog) >= self.limit:
+            self.drop()
             return False
+        self.backlog.append(item)
         return True
 
-    async def next_message(self) -> str:
-        """The next message this client has not seen yet (replays and snapshots may overlap)."""
-        while True:
-            seq, text = await self.queue.get()
-            if seq is not None:
-                if seq <= self.last_seq:
-                    continue
-                self.last_seq = seq
-            return text
+    def start(self, last_seq: int) -> None:
+        """The opening is out: from now on messages go straight to the socket."""
+        self.last_seq = max(self.last_seq, last_seq)
+        self.ready = True
+        while self.backlog and self.busy is None and not self.dropped:
+            self._send_now(self.backlog.popleft())
+
+    def _fresh(self, item: Item) -> str | None:
+        seq, text = item
+        if seq is not None:
+            if seq <= self.last_seq:
+                return None  # the snapshot or the replay already covered it
+            self.last_seq = seq
+        return text
+
+    def _send_now(self, item: Item) -> bool:
+        text = self._fresh(item)
+        if text is None:
+            return True
+        coro = self.send({"type": "websocket.send", "text": text})
+        try:
+            waiting = coro.send(None)  # type: ignore[attr-defined]
+        except StopIteration:
+            return True
+        except Exception:
+            self.dropped = True  # the client is gone; its handler sees the disconnect
+            return False
+        self.busy = asyncio.ensure_future(self._finish(coro, waiting))  # type: ignore[arg-type]
+        return True
+
+    async def _finish(self, coro: Coroutine[Any, Any, Any], waiting: Any) -> None:
+        try:
+            await _resume(coro, waiting)
+            while self.backlog and not self.dropped:
+                text = self._fresh(self.backlog.popleft())
+                if text is not None:
+                    await self.send({"type": "websocket.send", "text": text})
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.dropped = True
+        finally:
+            self.busy = None
+
+    def drop(self) -> None:
+        """Too far behind: forget the backlog and close, so the client resumes afresh."""
+        self.dropped = True
+        self.backlog = None
+        if self.busy is not None:
+            self.busy.cancel()
+        self.busy = asyncio.ensure_future(self._close())
+
+    async def _close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.send(
+                {"type": "websocket.close", "code": CLOSE_TOO_SLOW, "reason": "resume with ?after"}
+            )
 
 
 class Hub:
@@ -76,14 +157,13 @@ class Hub:
         self._meetings: dict[tuple[int, str], set[Connection]] = defaultdict(set)
         self._tracking: dict[str, set[Connection]] = defaultdict(set)
         self._pinger: asyncio.Task[None] | None = None
-        self._joined_since_freeze = 0
+        self._freeze: asyncio.TimerHandle | None = None
         self.dropped_total = 0
 
     # -- membership ---------------------------------------------------------------------------
 
     def join(self, meeting_id: int, connection: Connection) -> None:
         self._meetings[(meeting_id, connection.audience)].add(connection)
-        self._count_join()
 
     def leave(self, meeting_id: int, connection: Connection) -> None:
         members = self._meetings.get((meeting_id, connection.audience))
@@ -94,7 +174,6 @@ class Hub:
 
     def follow(self, token: str, connection: Connection) -> None:
         self._tracking[token].add(connection)
-        self._count_join()
 
     def unfollow(self, token: str, connection: Connection) -> None:
         members = self._tracking.get(token)
@@ -102,12 +181,6 @@ class Hub:
             members.discard(connection)
             if not members:
                 del self._tracking[token]
-
-    def _count_join(self) -> None:
-        self._joined_since_freeze += 1
-        if self._joined_since_freeze >= FREEZE_EVERY_CONNECTIONS:
-            self._joined_since_freeze = 0
-            gc.freeze()
 
     def connection_count(self) -> int:
         return sum(len(c) for c in self._meetings.values()) + sum(
@@ -130,18 +203,29 @@ class Hub:
                 if followers:
                     text = encode({"type": "status", "seq": event.seq, "submission": view})
                     self._offer_all(followers, (None, text))
+        self._freeze_soon()
 
-    def notify(self, meeting_id: int, audience: str, message: dict[str, object]) -> None:
+    def notify(self, meeting_id: int, audience: str, message: dict[str, Any]) -> None:
         """A message outside the event log (no seq): not replayed, current state only."""
         members = self._meetings.get((meeting_id, audience))
         if members:
             self._offer_all(members, (None, encode(message)))
 
     def _offer_all(self, members: set[Connection], item: Item) -> None:
-        for connection in members:
-            if not connection.offer(item):
+        for connection in list(members):
+            if not connection.offer(item) and connection.dropped:
                 self.dropped_total += 1
+                members.discard(connection)
                 log.info("dropped a %s websocket that fell behind", connection.audience)
+
+    def _freeze_soon(self) -> None:
+        if self._freeze is None:
+            loop = asyncio.get_running_loop()
+            self._freeze = loop.call_later(FREEZE_DELAY_SECONDS, self._do_freeze)
+
+    def _do_freeze(self) -> None:
+        self._freeze = None
+        gc.freeze()
 
     # -- keep-alive ---------------------------------------------------------------------------
 
@@ -150,6 +234,9 @@ class Hub:
             self._pinger = asyncio.create_task(self._ping_forever(), name="council-hub-ping")
 
     async def stop(self) -> None:
+        if self._freeze is not None:
+            self._freeze.cancel()
+            self._freeze = None
         if self._pinger is not None:
             self._pinger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -161,3 +248,4 @@ class Hub:
             await asyncio.sleep(self.ping_seconds)
             for members in [*self._meetings.values(), *self._tracking.values()]:
                 self._offer_all(members, (None, PING))
+            self._freeze_soon()

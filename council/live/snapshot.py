@@ -11,7 +11,6 @@ from council.collectors.state import collector_states, health_view
 from council.errors import NotFound
 from council.events import events_after
 from council.i18n import _
-from council.meetings import get_meeting
 from council.models import Meeting, Status, Submission
 from council.replies import meeting_replies
 from council.views import meeting_view, moderation_submission, public_submission
@@ -73,19 +72,33 @@ def meeting_id_for(session: Session, *, slug: str) -> int:
     return int(meeting_id)
 
 
-def opening_messages(
-    session: Session, *, slug: str, audience: Audience, after: int | None, limit: int
-) -> tuple[int, list[dict[str, Any]]]:
-    """The meeting id and what to send first: missed events when few, else a snapshot."""
-    meeting = get_meeting(session, slug=slug)
-    if after is not None and 0 <= after <= meeting.last_seq:
-        missed = events_after(session, meeting.id, after, meeting.last_seq, limit, audience)
-        if missed is not None:
-            # A marker that the replay is complete, carrying the seq the client is now at.
-            return meeting.id, [*missed, {"type": "resumed", "seq": meeting.last_seq}]
+def meeting_seq(session: Session, *, meeting_id: int) -> int:
+    return int(session.scalar(select(Meeting.last_seq).where(Meeting.id == meeting_id)) or 0)
+
+
+def missed_messages(
+    session: Session, *, meeting_id: int, audience: Audience, after: int | None, limit: int
+) -> list[dict[str, Any]] | None:
+    """What a client resuming from ``after`` missed, ending with a ``resumed`` marker that
+    carries the seq it is now at; None when it needs a snapshot instead."""
+    if after is None:
+        return None
+    upto = meeting_seq(session, meeting_id=meeting_id)
+    if not 0 <= after <= upto:
+        return None  # a cursor from another database, or from the future
+    missed = events_after(session, meeting_id, after, upto, limit, audience)
+    if missed is None:
+        return None
+    return [*missed, {"type": "resumed", "seq": upto}]
+
+
+def snapshot_message(session: Session, *, meeting_id: int, audience: Audience) -> dict[str, Any]:
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None:
+        raise NotFound(_("This meeting no longer exists."))
     state = (
         public_state(session, meeting=meeting)
         if audience == "public"
         else moderation_state(session, meeting=meeting)
     )
-    return meeting.id, [{"type": "snapshot", **state}]
+    return {"type": "snapshot", **state}

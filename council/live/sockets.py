@@ -1,142 +1,162 @@
-"""The websocket endpoints: public meeting, moderation, and one submitter's tracking.
+"""The websocket endpoints: the public meeting, moderation, and one asker's tracking.
 
-Each connection joins the hub *before* its opening messages are read from the
-database, so an event committed meanwhile is queued rather than missed; the
-connection's ``last_seq`` filters what the opening already covered.
+They are plain ASGI callables. The public socket is the one that fans out to thousands
+of phones and projectors, so the app serves it below the middleware stack (it needs no
+session), and the hub writes to it directly (see council/live/hub.py).
+
+Each connection joins the hub *before* its opening messages are read, so an event
+committed meanwhile waits in its backlog instead of being missed; the connection's
+``last_seq`` drops whatever the opening already covered.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
+import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from starlette.websockets import WebSocketState
+from starlette.requests import HTTPConnection
+from starlette.types import Receive, Scope, Send
 
-from council.auth import council_of, current_actor
+from council.auth import current_actor
 from council.errors import CouncilError
 from council.live.hub import Connection, encode
-from council.live.snapshot import meeting_id_for, opening_messages
+from council.live.snapshot import meeting_id_for, meeting_seq, missed_messages, snapshot_message
+from council.services import Council
 from council.tracking import find_by_token
 from council.views import tracking_view
 
 log = logging.getLogger(__name__)
-router = APIRouter()
 
+PUBLIC_PATH = re.compile(r"^/ws/meetings/([^/]+)$")
 # Close codes a client can act on: 4xxx are application codes (RFC 6455, section 7.4.2).
 CLOSE_NOT_FOUND = 4404
 CLOSE_NOT_AUTHENTICATED = 4401
-CLOSE_TOO_SLOW = 4008  # fell behind: reconnect with ?after=SEQ
 
 
-@router.websocket("/ws/meetings/{slug}")
-async def public_socket(websocket: WebSocket, slug: str, after: int | None = None) -> None:
-    await _serve_meeting(websocket, slug=slug, audience="public", after=after)
-
-
-@router.websocket("/ws/meetings/{slug}/moderation")
-async def moderation_socket(websocket: WebSocket, slug: str, after: int | None = None) -> None:
+def _after(scope: Scope) -> int | None:
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("after")
+    if not values:
+        return None
     try:
-        actor = await current_actor(websocket)
+        return int(values[0])
+    except ValueError:
+        return None
+
+
+async def _wait_for_disconnect(receive: Receive) -> None:
+    # Clients only listen; reading still matters to notice at once that one has gone.
+    while (await receive())["type"] != "websocket.disconnect":
+        pass
+
+
+async def _refuse(receive: Receive, send: Send, code: int) -> None:
+    """Closing before accepting answers the handshake with 403: no data ever flows."""
+    await receive()  # websocket.connect
+    await send({"type": "websocket.close", "code": code})
+
+
+async def serve_meeting(
+    council: Council, scope: Scope, receive: Receive, send: Send, *, slug: str, audience: str
+) -> None:
+    try:
+        meeting_id = await council.read(meeting_id_for, slug=slug)
     except CouncilError:
-        actor = None
-    if actor is None or (not actor.by_token and not _same_origin(websocket)):
-        # Closing before accept answers the handshake with 403: no data ever flows.
-        await websocket.close(code=CLOSE_NOT_AUTHENTICATED)
+        await _refuse(receive, send, CLOSE_NOT_FOUND)
         return
-    await _serve_meeting(websocket, slug=slug, audience="moderation", after=after)
-
-
-@router.websocket("/ws/track/{token}")
-async def tracking_socket(websocket: WebSocket, token: str) -> None:
-    council = council_of(websocket)
-    connection = Connection("tracking", council.settings.ws_queue_size)
-    council.hub.follow(token, connection)
+    connection = Connection(audience, send, council.settings.ws_queue_size)
+    council.hub.join(meeting_id, connection)
     try:
-        try:
-            sub = await council.read(find_by_token, token=token)
-        except CouncilError:
-            await websocket.close(code=CLOSE_NOT_FOUND)
-            return
-        await websocket.accept()
-        await websocket.send_text(encode({"type": "snapshot", "submission": tracking_view(sub)}))
-        await _pump(websocket, connection)
+        opening = await _opening(council, meeting_id, audience, _after(scope))
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        last_seq = 0
+        for seq, text in opening:
+            await send({"type": "websocket.send", "text": text})
+            last_seq = max(last_seq, seq)
+        connection.start(last_seq)
+        await _wait_for_disconnect(receive)
     finally:
-        council.hub.unfollow(token, connection)
+        council.hub.leave(meeting_id, connection)
 
 
-def _same_origin(websocket: WebSocket) -> bool:
+async def _opening(
+    council: Council, meeting_id: int, audience: str, after: int | None
+) -> list[tuple[int, str]]:
+    limit = council.settings.resync_limit
+    missed = await council.read(
+        missed_messages, meeting_id=meeting_id, audience=audience, after=after, limit=limit
+    )
+    if missed is not None:
+        return [(int(m["seq"]), encode(m)) for m in missed]
+    if audience != "public":
+        snapshot = await council.read(snapshot_message, meeting_id=meeting_id, audience=audience)
+        return [(int(snapshot["seq"]), encode(snapshot))]
+    # Public snapshots are the same for everyone at a given seq: after a restart, hundreds
+    # of phones reconnect at once and each gets the one encoded copy.
+    seq = await council.read(meeting_seq, meeting_id=meeting_id)
+    cached = council.public_snapshots.get(meeting_id)
+    if cached is None or cached[0] != seq:
+        snapshot = await council.read(snapshot_message, meeting_id=meeting_id, audience=audience)
+        cached = (int(snapshot["seq"]), encode(snapshot))
+        council.public_snapshots[meeting_id] = cached
+    return [cached]
+
+
+async def public_socket(council: Council, scope: Scope, receive: Receive, send: Send) -> bool:
+    """Serve ``/ws/meetings/{slug}`` if that is what ``scope`` asks for; False otherwise."""
+    match = PUBLIC_PATH.match(scope["path"])
+    if match is None:
+        return False
+    await serve_meeting(council, scope, receive, send, slug=match.group(1), audience="public")
+    return True
+
+
+class ModerationSocket:
+    """``/ws/meetings/{slug}/moderation``: moderators only, by session cookie or bearer token."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        council: Council = scope["app"].state.council
+        connection = HTTPConnection(scope, receive)
+        try:
+            actor = await current_actor(connection)
+        except CouncilError:
+            actor = None
+        if actor is None or (not actor.by_token and not _same_origin(connection)):
+            await _refuse(receive, send, CLOSE_NOT_AUTHENTICATED)
+            return
+        slug = scope["path_params"]["slug"]
+        await serve_meeting(council, scope, receive, send, slug=slug, audience="moderation")
+
+
+class TrackingSocket:
+    """``/ws/track/{token}``: one asker follows their own question."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        council: Council = scope["app"].state.council
+        token = scope["path_params"]["token"]
+        connection = Connection("tracking", send, council.settings.ws_queue_size)
+        council.hub.follow(token, connection)
+        try:
+            try:
+                sub = await council.read(find_by_token, token=token)
+            except CouncilError:
+                await _refuse(receive, send, CLOSE_NOT_FOUND)
+                return
+            await receive()
+            await send({"type": "websocket.accept"})
+            snapshot: dict[str, Any] = {"type": "snapshot", "submission": tracking_view(sub)}
+            await send({"type": "websocket.send", "text": encode(snapshot)})
+            connection.start(0)
+            await _wait_for_disconnect(receive)
+        finally:
+            council.hub.unfollow(token, connection)
+
+
+def _same_origin(connection: HTTPConnection) -> bool:
     """Cookie-authenticated sockets must come from our own pages (cross-site hijacking)."""
-    origin = websocket.headers.get("origin")
+    origin = connection.headers.get("origin")
     if origin is None:
         return True  # not a browser: browsers always send Origin on websockets
-    return urlsplit(origin).netloc == websocket.headers.get("host")
-
-
-async def _serve_meeting(
-    websocket: WebSocket, *, slug: str, audience: str, after: int | None
-) -> None:
-    council = council_of(websocket)
-    connection = Connection(audience, council.settings.ws_queue_size)
-    meeting_id: int | None = None
-    try:
-        try:
-            meeting_id = await council.read(meeting_id_for, slug=slug)
-        except CouncilError:
-            await websocket.close(code=CLOSE_NOT_FOUND)
-            return
-        council.hub.join(meeting_id, connection)
-        # Read only now that we are subscribed: anything committed before joining is in the
-        # opening, anything after is in the queue, and last_seq removes the overlap.
-        _, opening = await council.read(
-            opening_messages,
-            slug=slug,
-            audience=audience,
-            after=after,
-            limit=council.settings.resync_limit,
-        )
-        await websocket.accept()
-        for message in opening:
-            await websocket.send_text(encode(message))
-            connection.last_seq = max(connection.last_seq, int(message.get("seq") or 0))
-        await _pump(websocket, connection)
-    finally:
-        if meeting_id is not None:
-            council.hub.leave(meeting_id, connection)
-
-
-async def _pump(websocket: WebSocket, connection: Connection) -> None:
-    """Send queued messages until the client leaves or falls too far behind."""
-    sender = asyncio.create_task(_send_queued(websocket, connection))
-    connection.sender = sender
-    receiver = asyncio.create_task(_drain_incoming(websocket))
-    try:
-        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (sender, receiver):
-            task.cancel()
-        for task in (sender, receiver):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-    if connection.dropped and websocket.application_state == WebSocketState.CONNECTED:
-        with contextlib.suppress(Exception):
-            await websocket.close(code=CLOSE_TOO_SLOW, reason="too far behind; resume with ?after")
-
-
-async def _send_queued(websocket: WebSocket, connection: Connection) -> None:
-    while True:
-        await websocket.send_text(await connection.next_message())
-
-
-async def _drain_incoming(websocket: WebSocket) -> None:
-    """Clients only listen; reading still matters to notice at once that one has gone."""
-    try:
-        while True:
-            message: Any = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-    except WebSocketDisconnect:
-        return
+    return urlsplit(origin).netloc == connection.headers.get("host")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -78,13 +79,20 @@ def create_token(session: Session, *, username: str) -> str:
     return token
 
 
-def user_for_token(session: Session, *, token: str) -> User | None:
+# How stale "last used" may get: recording every request would cost a commit (an fsync)
+# on each moderator action made with a token.
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
+
+
+def user_for_token(session: Session, *, token: str) -> tuple[User, bool] | None:
+    """The token's user, and whether its "last used" time is due to be recorded."""
     row = session.scalars(
         select(ApiToken).where(ApiToken.token_hash == _digest(token))
     ).one_or_none()
     if row is None or not row.user.active:
         return None
-    return row.user
+    due = row.last_used_at is None or utcnow() - row.last_used_at > TOKEN_TOUCH_INTERVAL
+    return row.user, due
 
 
 def user_by_id(session: Session, *, user_id: int) -> User | None:

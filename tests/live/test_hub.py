@@ -3,89 +3,183 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+from typing import Any
 
 from council.events import PublishedEvent
+from council.live import hub as hub_module
 from council.live.hub import Connection, Hub
 
 
-def event(seq: int, *, public: bool = True) -> PublishedEvent:
+def event(seq: int, *, public: bool = True, meeting_id: int = 1) -> PublishedEvent:
     body = {"submissions": [{"id": seq, "status": "approved", "text": f"q{seq}"}]}
     return PublishedEvent(
-        meeting_id=1, seq=seq, type="approved", payload=body, public=body if public else None
+        meeting_id=meeting_id,
+        seq=seq,
+        type="approved",
+        payload=body,
+        public=body if public else None,
     )
 
 
-def test_stuck_client_is_dropped_while_others_get_everything() -> None:
-    async def scenario() -> tuple[list[int], bool, bool, bool]:
+class Client:
+    """A websocket's ASGI ``send``: instant, stuck until released, or both in turn."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.gate: asyncio.Future[None] | None = None
+
+    def block(self) -> None:
+        self.gate = asyncio.get_running_loop().create_future()
+
+    def release(self) -> None:
+        assert self.gate is not None
+        self.gate.set_result(None)
+        self.gate = None
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.gate is not None:
+            await self.gate  # the socket's buffer is full
+        self.messages.append(message)
+
+    def seqs(self) -> list[int]:
+        return [
+            json.loads(m["text"])["seq"] for m in self.messages if m["type"] == "websocket.send"
+        ]
+
+
+def connect(
+    hub: Hub, client: Client, *, audience: str = "public", limit: int = 4, meeting_id: int = 1
+) -> Connection:
+    connection = Connection(audience, client.send, limit)
+    hub.join(meeting_id, connection)
+    connection.start(0)
+    return connection
+
+
+def test_fast_clients_are_written_during_publish_and_a_stuck_one_is_dropped() -> None:
+    async def scenario() -> tuple[Client, Client, Connection]:
         hub = Hub()
-        fast, stuck = Connection("public", 4), Connection("public", 4)
-        stuck.sender = asyncio.create_task(asyncio.sleep(3600))  # a send that never returns
-        hub.join(1, fast)
-        hub.join(1, stuck)
-        received: list[int] = []
-
-        async def drain() -> None:
-            while len(received) < 10:
-                received.append(json.loads(await fast.next_message())["seq"])
-
-        reader = asyncio.create_task(drain())
+        fast, stuck = Client(), Client()
+        stuck.block()
+        connect(hub, fast)
+        stuck_connection = connect(hub, stuck)
         for seq in range(1, 11):
             hub.publish([event(seq)])
-            await asyncio.sleep(0)  # let the fast reader run, as the event loop would
-        await asyncio.wait_for(reader, 1)
+            # No await between publishes: the fast client has each message already.
+            assert fast.seqs()[-1] == seq
         await asyncio.sleep(0)
-        return received, stuck.dropped, fast.dropped, stuck.sender.cancelled()
+        return fast, stuck, stuck_connection
 
-    received, stuck_dropped, fast_dropped, sender_cancelled = asyncio.run(scenario())
-    assert received == list(range(1, 11))
-    assert stuck_dropped and not fast_dropped
-    assert sender_cancelled, "the stuck connection's sender is stopped so its socket can close"
+    fast, stuck, stuck_connection = asyncio.run(scenario())
+    assert fast.seqs() == list(range(1, 11))
+    assert stuck_connection.dropped
+    assert stuck.messages == [], "its first send never got through"
 
 
-def test_publishing_never_waits_for_a_client() -> None:
+def test_a_client_that_recovers_gets_everything_in_order() -> None:
+    async def scenario() -> list[int]:
+        hub = Hub()
+        slow = Client()
+        connection = connect(hub, slow, limit=10)
+        slow.block()
+        for seq in range(1, 6):
+            hub.publish([event(seq)])
+        assert connection.busy is not None and not connection.dropped
+        slow.release()
+        await asyncio.wait_for(connection.busy, 1)
+        hub.publish([event(6)])
+        return slow.seqs()
+
+    assert asyncio.run(scenario()) == [1, 2, 3, 4, 5, 6]
+
+
+def test_publishing_never_waits_for_slow_clients() -> None:
     async def scenario() -> int:
         hub = Hub()
-        connections = [Connection("public", 1000) for _ in range(200)]
-        for connection in connections:
-            hub.join(1, connection)
+        clients = [Client() for _ in range(200)]
+        for client in clients:
+            client.block()
+            connect(hub, client, limit=1000)
         for seq in range(1, 101):
-            hub.publish([event(seq)])  # synchronous: no await, whatever the clients do
-        return min(c.queue.qsize() for c in connections)
+            hub.publish([event(seq)])  # synchronous: returns whatever the clients do
+        backlog = min(len(c.backlog or ()) for c in hub._meetings[(1, "public")])
+        for client in clients:
+            client.release()
+        return backlog
 
-    assert asyncio.run(scenario()) == 100
+    assert asyncio.run(scenario()) == 99  # the first send is under way, 99 wait their turn
+
+
+def test_messages_wait_for_the_opening_and_skip_what_it_covered() -> None:
+    async def scenario() -> list[int]:
+        hub = Hub()
+        client = Client()
+        connection = Connection("public", client.send, 10)
+        hub.join(1, connection)  # joined, opening not sent yet
+        for seq in (1, 2, 3):
+            hub.publish([event(seq)])
+        assert client.messages == []
+        connection.start(2)  # the snapshot covered up to seq 2
+        return client.seqs()
+
+    assert asyncio.run(scenario()) == [3]
 
 
 def test_moderator_only_events_never_reach_public_connections() -> None:
-    async def scenario() -> tuple[int, int]:
+    async def scenario() -> tuple[Client, Client]:
         hub = Hub()
-        public, moderation = Connection("public", 10), Connection("moderation", 10)
-        hub.join(1, public)
-        hub.join(1, moderation)
+        public, moderation = Client(), Client()
+        connect(hub, public)
+        connect(hub, moderation, audience="moderation")
         hub.publish([event(1, public=False)])
-        return public.queue.qsize(), moderation.queue.qsize()
+        return public, moderation
 
-    assert asyncio.run(scenario()) == (0, 1)
-
-
-def test_messages_already_covered_by_the_opening_are_skipped() -> None:
-    async def scenario() -> list[int]:
-        connection = Connection("public", 10)
-        connection.last_seq = 2  # the snapshot covered up to seq 2
-        for seq in (1, 2, 3):
-            connection.offer((seq, json.dumps({"seq": seq})))
-        connection.offer((None, '{"type":"ping"}'))
-        return [json.loads(await connection.next_message()).get("seq", 0) for _ in range(2)]
-
-    assert asyncio.run(scenario()) == [3, 0]
+    public, moderation = asyncio.run(scenario())
+    assert public.messages == [] and moderation.seqs() == [1]
 
 
 def test_other_meetings_hear_nothing() -> None:
+    async def scenario() -> Client:
+        hub = Hub()
+        elsewhere = Client()
+        connect(hub, elsewhere, meeting_id=2)
+        hub.publish([event(1)])
+        return elsewhere
+
+    assert asyncio.run(scenario()).messages == []
+
+
+def test_a_dropped_client_is_told_to_resume() -> None:
+    async def scenario() -> list[dict[str, Any]]:
+        hub = Hub()
+        client = Client()
+        connection = connect(hub, client, limit=2)
+        client.block()
+        for seq in range(1, 5):
+            hub.publish([event(seq)])
+        assert connection.dropped
+        client.release()
+        await asyncio.sleep(0.01)
+        return client.messages
+
+    closing = [m for m in asyncio.run(scenario()) if m["type"] == "websocket.close"]
+    assert closing == [{"type": "websocket.close", "code": 4008, "reason": "resume with ?after"}]
+
+
+def test_survivors_of_a_fan_out_are_frozen_out_of_the_collector(monkeypatch: Any) -> None:
+    monkeypatch.setattr(hub_module, "FREEZE_DELAY_SECONDS", 0.01)
+    gc.unfreeze()
+
     async def scenario() -> int:
         hub = Hub()
-        elsewhere = Connection("public", 10)
-        hub.join(2, elsewhere)
+        connect(hub, Client())
         hub.publish([event(1)])
-        return elsewhere.queue.qsize()
+        await asyncio.sleep(0.05)
+        return gc.get_freeze_count()
 
-    assert asyncio.run(scenario()) == 0
+    try:
+        assert asyncio.run(scenario()) > 0
+    finally:
+        gc.unfreeze()
