@@ -26,9 +26,15 @@ from council.events import PublishedEvent
 
 log = logging.getLogger(__name__)
 
-Item = tuple[int | None, str]
+# (seq or None, the ASGI message): built once per broadcast and shared by every connection,
+# since uvicorn only reads it.
+Item = tuple[int | None, dict[str, Any]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 PING = json.dumps({"type": "ping"})
+
+
+def frame(text: str) -> dict[str, Any]:
+    return {"type": "websocket.send", "text": text}
 CLOSE_TOO_SLOW = 4008
 
 # After a fan-out, the survivors (connections, their frames and buffers) are moved out of
@@ -99,19 +105,19 @@ class Connection:
         while self.backlog and self.busy is None and not self.dropped:
             self._send_now(self.backlog.popleft())
 
-    def _fresh(self, item: Item) -> str | None:
-        seq, text = item
+    def _fresh(self, item: Item) -> dict[str, Any] | None:
+        seq, message = item
         if seq is not None:
             if seq <= self.last_seq:
                 return None  # the snapshot or the replay already covered it
             self.last_seq = seq
-        return text
+        return message
 
     def _send_now(self, item: Item) -> bool:
-        text = self._fresh(item)
-        if text is None:
+        message = self._fresh(item)
+        if message is None:
             return True
-        coro = self.send({"type": "websocket.send", "text": text})
+        coro = self.send(message)
         try:
             waiting = coro.send(None)  # type: ignore[attr-defined]
         except StopIteration:
@@ -126,9 +132,9 @@ class Connection:
         try:
             await _resume(coro, waiting)
             while self.backlog and not self.dropped:
-                text = self._fresh(self.backlog.popleft())
-                if text is not None:
-                    await self.send({"type": "websocket.send", "text": text})
+                message = self._fresh(self.backlog.popleft())
+                if message is not None:
+                    await self.send(message)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -197,19 +203,19 @@ class Hub:
                     continue
                 message = event.message(audience)
                 if message is not None:
-                    self._offer_all(members, (event.seq, encode(message)))
+                    self._offer_all(members, (event.seq, frame(encode(message))))
             for token, view in event.tracking.items():
                 followers = self._tracking.get(token)
                 if followers:
                     text = encode({"type": "status", "seq": event.seq, "submission": view})
-                    self._offer_all(followers, (None, text))
+                    self._offer_all(followers, (None, frame(text)))
         self._freeze_soon()
 
     def notify(self, meeting_id: int, audience: str, message: dict[str, Any]) -> None:
         """A message outside the event log (no seq): not replayed, current state only."""
         members = self._meetings.get((meeting_id, audience))
         if members:
-            self._offer_all(members, (None, encode(message)))
+            self._offer_all(members, (None, frame(encode(message))))
 
     def _offer_all(self, members: set[Connection], item: Item) -> None:
         for connection in list(members):
@@ -246,6 +252,7 @@ class Hub:
     async def _ping_forever(self) -> None:
         while True:
             await asyncio.sleep(self.ping_seconds)
+            ping = frame(PING)
             for members in [*self._meetings.values(), *self._tracking.values()]:
-                self._offer_all(members, (None, PING))
+                self._offer_all(members, (None, ping))
             self._freeze_soon()
