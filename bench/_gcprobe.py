@@ -8,6 +8,7 @@ one window spans exactly one broadcast round.
 
 from __future__ import annotations
 
+import cProfile
 import gc
 import json
 import os
@@ -33,29 +34,39 @@ class GCProbe:
         self.report_path = report_path
         self.reports = 0
         self._started = 0.0
+        self._started_cpu = 0.0
         self._reset()
 
     def _reset(self) -> None:
         self.window_start = time.time()
         self.max_s = 0.0
+        self.max_cpu_s = 0.0
         self.max_generation = -1
         self.total_s = 0.0
         self.counts = [0, 0, 0]
-        self.pauses: list[tuple[float, int, float]] = []
+        self.collected = 0
+        self.pauses: list[tuple[float, int, float, int]] = []
 
     def _callback(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self._started = time.perf_counter()
+            self._started_cpu = time.thread_time()
             return
         duration = time.perf_counter() - self._started
+        # Wall time is the pause clients feel; CPU time tells a long collection from one that
+        # was merely preempted by another process on a busy machine.
+        self.max_cpu_s = max(self.max_cpu_s, time.thread_time() - self._started_cpu)
         generation = int(info.get("generation", 0))
+        # Many objects freed by a collection mean cyclic garbage made per message or client.
+        collected = int(info.get("collected", 0))
+        self.collected += collected
         self.counts[generation] += 1
         self.total_s += duration
         if duration > self.max_s:
             self.max_s = duration
             self.max_generation = generation
         if duration >= LIST_PAUSES_OVER_S:
-            self.pauses.append((time.time() - duration, generation, duration))
+            self.pauses.append((time.time() - duration, generation, duration, collected))
 
     def _report(self, _signum: int, _frame: object) -> None:
         self.reports += 1
@@ -65,13 +76,19 @@ class GCProbe:
             "window_start": self.window_start,
             "window_end": time.time(),
             "max_ms": self.max_s * 1000,
+            "max_cpu_ms": self.max_cpu_s * 1000,
             "max_generation": self.max_generation,
             "total_ms": self.total_s * 1000,
             "collections": self.counts,
-            "frozen": gc.get_freeze_count(),
+            "collected": self.collected,
             "pauses": [
-                {"start": start, "generation": gen, "ms": round(duration * 1000, 3)}
-                for start, gen, duration in self.pauses
+                {
+                    "start": start,
+                    "generation": gen,
+                    "ms": round(duration * 1000, 3),
+                    "collected": collected,
+                }
+                for start, gen, duration, collected in self.pauses
             ],
         }
         # Written then renamed so the benchmark never reads half a report.
@@ -83,3 +100,28 @@ class GCProbe:
     def install(self) -> None:
         gc.callbacks.append(self._callback)
         signal.signal(signal.SIGUSR1, self._report)
+        Profiler(self.report_path.with_suffix(".prof")).install()
+
+
+class Profiler:
+    """SIGUSR2 starts profiling the event loop's thread, the next SIGUSR2 stops and dumps it.
+
+    Only for finding where the time goes (`fanout.py --profile`): a profiled round is slower.
+    Windows accumulate into one file, so several rounds make one profile.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.profile = cProfile.Profile()
+        self.running = False
+
+    def _toggle(self, _signum: int, _frame: object) -> None:
+        if self.running:
+            self.profile.disable()
+            self.profile.dump_stats(self.path)
+        else:
+            self.profile.enable()
+        self.running = not self.running
+
+    def install(self) -> None:
+        signal.signal(signal.SIGUSR2, self._toggle)

@@ -33,7 +33,7 @@ def approved_message(seq: int, size: int) -> str:
         "verified": False,
         "text": "",
     }
-    body = {"type": "approved", "seq": seq, "submission": submission}
+    body = {"type": "approved", "seq": seq, "submissions": [submission]}
     submission["text"] = "x" * max(0, size - len(json.dumps(body, separators=(",", ":"))))
     return json.dumps(body, separators=(",", ":"))
 
