@@ -30,6 +30,19 @@ def normalise_hashtag(tag: str) -> str:
     return tag
 
 
+def _changed(session: Session, meeting: Meeting, actor: str | None) -> None:
+    """Every change to a meeting is one public ``meeting`` event with its new view."""
+    view = meeting_view(meeting)
+    record(
+        session,
+        meeting=meeting,
+        type="meeting",
+        payload={"meeting": view},
+        public={"meeting": view},
+        actor=actor,
+    )
+
+
 def get_meeting(session: Session, *, slug: str) -> Meeting:
     meeting = session.scalars(select(Meeting).where(Meeting.slug == slug)).one_or_none()
     if meeting is None:
@@ -85,14 +98,7 @@ def create_meeting(
         raise Conflict(
             _("A meeting “{slug}” exists already: choose another address.").format(slug=slug)
         ) from exc
-    record(
-        session,
-        meeting=meeting,
-        type="meeting",
-        payload={"meeting": meeting_view(meeting)},
-        public={"meeting": meeting_view(meeting)},
-        actor=actor,
-    )
+    _changed(session, meeting, actor)
     return meeting
 
 
@@ -108,15 +114,7 @@ def _set_status(
     if status == MeetingStatus.ENDED:
         meeting.ended_at = utcnow()
         meeting.accepts_questions = False
-    view = meeting_view(meeting)
-    record(
-        session,
-        meeting=meeting,
-        type="meeting",
-        payload={"meeting": view},
-        public={"meeting": view},
-        actor=actor,
-    )
+    _changed(session, meeting, actor)
     return meeting
 
 
@@ -137,13 +135,5 @@ def set_accepting(
             _("Meeting “{slug}” has ended; it cannot take questions again.").format(slug=slug)
         )
     meeting.accepts_questions = accepting
-    view = meeting_view(meeting)
-    record(
-        session,
-        meeting=meeting,
-        type="meeting",
-        payload={"meeting": view},
-        public={"meeting": view},
-        actor=actor,
-    )
+    _changed(session, meeting, actor)
     return meeting

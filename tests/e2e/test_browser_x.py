@@ -13,9 +13,8 @@ from tests.fakes.x_api import FakeX
 pytestmark = pytest.mark.browser
 
 
-def test_verified_resident_tweet_shows_its_badge_on_the_screen(
-    server: LiveServer, contexts: Contexts, fake_x: FakeX
-) -> None:
+def collect_from(fake_x: FakeX, server: LiveServer) -> None:
+    """Restart the server with its X collector pointed at the fake X API."""
     server.stop()
     server.overrides = {
         "x_bearer_token": "app-bearer-token",
@@ -23,6 +22,12 @@ def test_verified_resident_tweet_shows_its_badge_on_the_screen(
         "x_poll_seconds": 0.1,
     }
     server.start()
+
+
+def test_verified_resident_tweet_shows_its_badge_on_the_screen(
+    server: LiveServer, contexts: Contexts, fake_x: FakeX
+) -> None:
+    collect_from(fake_x, server)
     server.write(add_resident, handle="@Vecina_Jun", note="DNI visto en el registro")
     screen = contexts.page(1280, 720)
     screen.goto("/screen/pleno")
@@ -57,13 +62,7 @@ def test_verified_resident_tweet_shows_its_badge_on_the_screen(
 def test_moderator_sees_the_x_collector_health_and_a_rejected_key(
     server: LiveServer, contexts: Contexts, fake_x: FakeX
 ) -> None:
-    server.stop()
-    server.overrides = {
-        "x_bearer_token": "app-bearer-token",
-        "x_api_base_url": fake_x.base_url,
-        "x_poll_seconds": 0.1,
-    }
-    server.start()
+    collect_from(fake_x, server)
     moderator = contexts.moderator()
     fake_x.post("una #PlenoJun")
     collectors = moderator.locator("#collectors")
