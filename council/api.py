@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from council import meetings, replies
+from council.archive import recordings
 from council.auth import Actor, council_of, require_admin, require_moderator
 from council.errors import InvalidInput, NotFound, RateLimited
 from council.i18n import _
@@ -268,3 +269,44 @@ async def retry_collector(
     meeting = await council_of(request).read(meetings.get_meeting, slug=slug)
     request.app.state.collectors.retry(meeting.id, source)
     return {"retrying": source}
+
+
+class RecordingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["rtmp", "srt", "pull"] = Field(
+        description="rtmp or srt: Council listens and the encoder (OBS) pushes to it; "
+        "pull: Council reads a stream the town already publishes."
+    )
+    url: str | None = Field(default=None, max_length=500, description="The stream, for pull.")
+
+
+@router.post("/meetings/{slug}/recording/start", status_code=202)
+async def start_recording(
+    slug: str,
+    body: RecordingIn,
+    request: Request,
+    actor: Annotated[Actor, Depends(require_moderator)],
+) -> dict[str, Any]:
+    """Ask the server to record; it starts within a second (state: GET .../recording)."""
+    rec = await council_of(request).act(
+        recordings.start_recording, slug=slug, mode=body.mode, url=body.url, actor=actor.username
+    )
+    return {"recording": recordings.recording_view(rec)}
+
+
+@router.post("/meetings/{slug}/recording/stop", status_code=202)
+async def stop_recording(
+    slug: str, request: Request, actor: Annotated[Actor, Depends(require_moderator)]
+) -> dict[str, Any]:
+    """Ask the server to stop; it then builds the MP4 and the poster (status: processing)."""
+    rec = await council_of(request).act(recordings.stop_recording, slug=slug, actor=actor.username)
+    return {"recording": recordings.recording_view(rec)}
+
+
+@router.get("/meetings/{slug}/recording")
+async def get_recording(
+    slug: str, request: Request, actor: Annotated[Actor, Depends(require_moderator)]
+) -> dict[str, Any]:
+    rec = await council_of(request).read(recordings.latest_recording, slug=slug)
+    return {"recording": recordings.recording_view(rec) if rec else None}

@@ -386,6 +386,38 @@ def cmd_resident_import(args: argparse.Namespace) -> int:
     return EXIT_OK if not result.errors else EXIT_USAGE
 
 
+def cmd_record_start(args: argparse.Namespace) -> int:
+    from council.archive.recordings import recording_view, start_recording
+
+    mode = "pull" if args.pull else "srt" if args.srt else "rtmp"
+    view = _write(
+        lambda session, **kw: recording_view(start_recording(session, **kw)),
+        slug=args.slug,
+        mode=mode,
+        url=args.pull,
+        actor=None,
+    )
+    _out(
+        _("Recording of {slug!r} requested ({mode}); the running server starts it.").format(
+            slug=args.slug, mode=view["mode"]
+        )
+    )
+    _out(_("Its state, ingest address and parts are on the moderator page."))
+    return EXIT_OK
+
+
+def cmd_record_stop(args: argparse.Namespace) -> int:
+    from council.archive.recordings import stop_recording
+
+    _write(stop_recording, slug=args.slug, actor=None)
+    _out(
+        _("Stop of the recording of {slug!r} requested; the server then builds the MP4.").format(
+            slug=args.slug
+        )
+    )
+    return EXIT_OK
+
+
 # -- the parser --------------------------------------------------------------------------------
 
 
@@ -592,6 +624,36 @@ def build_parser() -> Parser:
     )
     resident_import.add_argument("file", metavar="FILE")
     _leaf(resident_import, cmd_resident_import)
+
+    record = commands.add_parser(
+        "record",
+        help=_("start and stop recording a meeting's stream"),
+        description=_(
+            "Start and stop recording a meeting's video. The running server (council serve) "
+            "does the recording; these commands tell it what to do."
+        ),
+    )
+    record_commands = record.add_subparsers(dest="record_command", metavar="COMMAND", required=True)
+    record_start = record_commands.add_parser(
+        "start",
+        help=_("start recording"),
+        description=_(
+            "Start recording. --rtmp (the default) and --srt: Council listens and the "
+            "encoder (OBS) pushes to it; --pull URL: Council reads a stream the town "
+            "already publishes."
+        ),
+    )
+    record_start.add_argument("slug", metavar="SLUG")
+    how_to_record = record_start.add_mutually_exclusive_group()
+    how_to_record.add_argument("--rtmp", action="store_true", help=_("listen for RTMP"))
+    how_to_record.add_argument("--srt", action="store_true", help=_("listen for SRT"))
+    how_to_record.add_argument("--pull", metavar="URL", help=_("read this stream"))
+    _leaf(record_start, cmd_record_start)
+    record_stop = record_commands.add_parser(
+        "stop", help=_("stop recording"), description=_("Stop recording and build the MP4.")
+    )
+    record_stop.add_argument("slug", metavar="SLUG")
+    _leaf(record_stop, cmd_record_stop)
 
     token = commands.add_parser(
         "token", help=_("manage API tokens"), description=_("Manage API tokens.")

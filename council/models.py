@@ -260,3 +260,32 @@ class Reply(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class Recording(Base):
+    """One recording of a meeting's stream: what was asked for, and what the recorder did.
+
+    The API and the CLI set ``desired``; the server's recorder manager makes it so. That
+    way ``council record start`` works from any shell while the server does the recording.
+    """
+
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
+    desired: Mapped[str] = mapped_column(String(16), default="recording")
+    # waiting (for a publisher), recording, restarting, stopping, processing, ready, failed
+    status: Mapped[str] = mapped_column(String(16), default="starting")
+    mode: Mapped[str] = mapped_column(String(8))
+    pull_url: Mapped[str | None] = mapped_column(String(500))
+    ingest_url: Mapped[str | None] = mapped_column(String(500))
+    folder: Mapped[str] = mapped_column(String(500))
+    parts: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    requested_by: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    stopped_at: Mapped[datetime | None]
+    duration_s: Mapped[float | None]
+    mp4: Mapped[str | None] = mapped_column(String(500))
+    poster: Mapped[str | None] = mapped_column(String(500))
+    error: Mapped[str | None] = mapped_column(Text)

@@ -415,3 +415,13 @@ def test_meeting_create_takes_an_x_cost_cap(tmp_path: Path) -> None:
         database.close()
     bad = council(tmp_path, "meeting", "create", "otro", "--title", "Otro", "--x-cost-cap", "-1")
     assert_one_line_error(bad, "dollars")
+
+
+def test_record_start_and_stop_ask_the_server(tmp_path: Path) -> None:
+    council(tmp_path, "meeting", "create", "pleno", "--title", "Pleno")
+    started = council(tmp_path, "record", "start", "pleno", "--pull", "https://tv.jun.es/a.m3u8")
+    assert started.returncode == 0, started.stderr
+    assert_one_line_error(council(tmp_path, "record", "start", "pleno"), "already being recorded")
+    assert council(tmp_path, "record", "stop", "pleno").returncode == 0
+    assert_one_line_error(council(tmp_path, "record", "stop", "pleno"), "not being recorded")
+    assert_one_line_error(council(tmp_path, "record", "start", "pleno", "--pull", "ftp://x"))
