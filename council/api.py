@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from council import meetings, replies
+from council import agenda, meetings, replies
 from council.archive import recordings
 from council.auth import Actor, council_of, require_admin, require_moderator
 from council.errors import InvalidInput, NotFound, RateLimited
@@ -310,3 +310,55 @@ async def get_recording(
 ) -> dict[str, Any]:
     rec = await council_of(request).read(recordings.latest_recording, slug=slug)
     return {"recording": recordings.recording_view(rec) if rec else None}
+
+
+class AgendaItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(max_length=RAW_CAP, description="The item, as the agenda names it.")
+
+
+class CurrentItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item: int | Literal["next"] | None = Field(
+        description='An item\'s id, "next", or null for none (a break, the end).'
+    )
+
+
+@router.get("/meetings/{slug}/agenda")
+async def get_agenda(slug: str, request: Request) -> dict[str, Any]:
+    def view(session: Any) -> dict[str, Any]:
+        return agenda.agenda_view(session, meetings.get_meeting(session, slug=slug))
+
+    return {"agenda": await council_of(request).read(view)}
+
+
+@router.post("/meetings/{slug}/agenda", status_code=201)
+async def add_agenda_item(
+    slug: str,
+    body: AgendaItemIn,
+    request: Request,
+    actor: Annotated[Actor, Depends(require_moderator)],
+) -> dict[str, Any]:
+    view = await council_of(request).act(
+        agenda.add_item, slug=slug, title=body.title, actor=actor.username
+    )
+    return {"agenda": view}
+
+
+@router.post("/meetings/{slug}/agenda/current")
+async def set_current_item(
+    slug: str,
+    body: CurrentItemIn,
+    request: Request,
+    actor: Annotated[Actor, Depends(require_moderator)],
+) -> dict[str, Any]:
+    council = council_of(request)
+    if body.item == "next":
+        view = await council.act(agenda.next_item, slug=slug, actor=actor.username)
+    else:
+        view = await council.act(
+            agenda.set_current, slug=slug, item_id=body.item, actor=actor.username
+        )
+    return {"agenda": view}

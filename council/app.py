@@ -17,6 +17,7 @@ from starlette.routing import WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from council import __version__, api, pages
+from council.archive import routes as archive_routes
 from council.collectors.base import CollectorFactory, CollectorManager
 from council.collectors.replies import ReplyWorker, reply_senders
 from council.collectors.x import x_collector
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = make_templates(settings)
 
     app.include_router(api.router)
+    app.include_router(archive_routes.router)
     app.router.routes.append(
         WebSocketRoute("/ws/meetings/{slug}/moderation", sockets.ModerationSocket())
     )

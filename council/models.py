@@ -106,6 +106,8 @@ class Meeting(Base):
     ended_at: Mapped[datetime | None]
     # Pay-per-use X reads: polling pauses once the estimated cost reaches this (US dollars).
     x_cost_cap: Mapped[float | None]
+    # The agenda item under discussion now; no foreign key, so items can be deleted freely.
+    current_agenda_item_id: Mapped[int | None]
 
     @property
     def is_accepting(self) -> bool:
@@ -289,3 +291,13 @@ class Recording(Base):
     mp4: Mapped[str | None] = mapped_column(String(500))
     poster: Mapped[str | None] = mapped_column(String(500))
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class AgendaItem(Base):
+    __tablename__ = "agenda_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

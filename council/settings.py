@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         default=None, description="Access token secret of the account that replies."
     )
 
+    recording_latency_seconds: float = Field(
+        default=0.6,
+        description="How long the picture takes from the camera to the recorder; calibrate it "
+        "once by filming a clock on the chamber screen (replay offsets are shifted by it).",
+    )
+
     @field_validator("submission_rate_limit", "login_rate_limit")
     @classmethod
     def _valid_rate(cls, value: str) -> str:

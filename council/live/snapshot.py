@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from council.agenda import agenda_view
 from council.collectors.state import collector_states, health_view
 from council.errors import NotFound
 from council.events import events_after
@@ -34,6 +35,7 @@ def public_state(session: Session, *, meeting: Meeting) -> dict[str, Any]:
     return {
         "meeting": meeting_view(meeting),
         "seq": seq,
+        "agenda": agenda_view(session, meeting),
         "on_screen": public_submission(on_screen) if on_screen else None,
         "approved": [public_submission(s) for s in subs if s.status == Status.APPROVED],
         "answered": [
@@ -58,6 +60,7 @@ def moderation_state(
     return {
         "meeting": meeting_view(meeting),
         "seq": seq,
+        "agenda": agenda_view(session, meeting),
         "on_screen": moderation_submission(on_screen) if on_screen else None,
         "submissions": [moderation_submission(s) for s in subs],
         "collectors": [health_view(c) for c in collector_states(session, meeting_id=meeting.id)],
