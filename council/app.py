@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from council import __version__, api, pages
 from council.archive import routes as archive_routes
+from council.archive.manager import RecorderManager
 from council.collectors.base import CollectorFactory, CollectorManager
 from council.collectors.replies import ReplyWorker, reply_senders
 from council.collectors.x import x_collector
@@ -92,15 +93,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         council, collector_factories(council), lead_minutes=settings.x_start_minutes_before
     )
     reply_worker = ReplyWorker(council, reply_senders(settings))
+    recorders = RecorderManager(council)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         council.hub.start()
         collectors.start()
         reply_worker.start()
+        recorders.start()
         try:
             yield
         finally:
+            await recorders.stop()
             await reply_worker.stop()
             await collectors.stop()
             await council.hub.stop()

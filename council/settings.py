@@ -115,6 +115,25 @@ class Settings(BaseSettings):
         default=None, description="Access token secret of the account that replies."
     )
 
+    rtmp_host: str = Field(
+        default="127.0.0.1",
+        description="Interface the recorder listens on for RTMP and SRT. ffmpeg's RTMP listener "
+        "ignores the stream key: bind it to a trusted network only.",
+    )
+    rtmp_port: int = Field(default=1935, description="Port the recorder listens on for RTMP.")
+    srt_port: int = Field(default=8890, description="Port the recorder listens on for SRT.")
+    srt_passphrase: str | None = Field(
+        default=None,
+        description="SRT passphrase (10-79 characters) that encoders must use; recommended.",
+    )
+    ingest_public_host: str | None = Field(
+        default=None,
+        description="The host name encoders use to reach the recorder, shown in the ingest "
+        "address (default: the listening interface).",
+    )
+    recording_low_disk_gb: float = Field(
+        default=5.0, description="Warn moderators when free disk space drops below this."
+    )
     recording_latency_seconds: float = Field(
         default=0.6,
         description="How long the picture takes from the camera to the recorder; calibrate it "

@@ -1,0 +1,74 @@
+"""Recording a meeting for real: ffmpeg receives a synthetic stream over RTMP while a
+moderator shows questions; the archive puts each question at its moment in the MP4."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import imageio_ffmpeg
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from council.app import create_app
+from council.models import Recording
+from council.settings import Settings
+from tests.archive.publisher import Publisher, free_port, is_listening
+from tests.factories import make_meeting, make_question, make_token, make_user, wait_until
+
+
+def recording(app: object) -> Recording | None:
+    with app.state.council.db.session() as session:  # type: ignore[attr-defined]
+        return session.scalar(select(Recording).order_by(Recording.id.desc()))
+
+
+def test_questions_land_within_a_second_of_their_moment_in_the_recording(tmp_path: Path) -> None:
+    port = free_port()
+    settings = Settings(data_dir=tmp_path / "data", rtmp_port=port, _env_file=None)
+    app = create_app(settings)
+    db = app.state.council.db
+    make_meeting(db)
+    make_user(db)
+    token = make_token(db)
+    headers = {"Authorization": f"Bearer {token}"}
+    questions = [make_question(db, status="approved", text=f"Pregunta {n}") for n in (1, 2)]
+    publisher = Publisher.rtmp(imageio_ffmpeg.get_ffmpeg_exe(), port, tmp_path / "pub.log")
+    with TestClient(app) as client:
+        started = client.post(
+            "/api/meetings/pleno/recording/start", json={"mode": "rtmp"}, headers=headers
+        )
+        assert started.status_code == 202
+        wait_until(lambda: is_listening(port), timeout=15)
+        waiting = client.get("/api/meetings/pleno/recording", headers=headers).json()
+        assert waiting["recording"]["ingest_url"] == f"rtmp://127.0.0.1:{port}/live/council"
+        try:
+            publisher.start()
+            wait_until(lambda: (r := recording(app)) and r.status == "recording", timeout=15)
+            shown_at: dict[int, float] = {}
+            for question in questions:
+                time.sleep(2.5)
+                shown_at[question.id] = time.time()
+                response = client.post(
+                    f"/api/meetings/pleno/submissions/{question.id}/show", headers=headers
+                )
+                assert response.status_code == 200
+            time.sleep(3)
+        finally:
+            publisher.stop()
+        stopped = client.post("/api/meetings/pleno/recording/stop", headers=headers)
+        assert stopped.status_code == 202
+        done = wait_until(
+            lambda: (r := recording(app)) and r.status in ("ready", "failed") and r, timeout=60
+        )
+        assert done.status == "ready", done.error
+        archive = client.get("/api/meetings/pleno/archive").json()
+        video = client.get("/archive/pleno/video.mp4", headers={"Range": "bytes=0-99"})
+    assert publisher.started_wall is not None
+    truth = {sub_id: at - publisher.started_wall for sub_id, at in shown_at.items()}
+    found = {e["submission"]["id"]: e["offset_s"] for e in archive["timeline"]}
+    for sub_id, expected in truth.items():
+        assert abs(found[sub_id] - expected) < 1.0, (found, truth)
+    assert archive["recording"]["duration_s"] > 6
+    assert video.status_code == 206 and video.content[4:8] == b"ftyp"
+    assert (settings.data_dir / done.poster).stat().st_size > 0  # type: ignore[operator]
+    assert len(done.parts) == 1 and done.parts[0]["anchor"]
