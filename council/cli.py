@@ -418,6 +418,50 @@ def cmd_record_stop(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _print_agenda(view: dict[str, Any]) -> None:
+    if not view["items"]:
+        _out(_("No agenda yet. Add items with: council agenda add SLUG TITLE"))
+        return
+    for item in view["items"]:
+        mark = "▶" if item["id"] == view["current"] else " "
+        _out(f"{mark} {item['position']:>2}. {item['title']}  (#{item['id']})")
+
+
+def cmd_agenda_add(args: argparse.Namespace) -> int:
+    from council.agenda import add_item
+
+    _print_agenda(_write(add_item, slug=args.slug, title=" ".join(args.title), actor=None))
+    return EXIT_OK
+
+
+def cmd_agenda_list(args: argparse.Namespace) -> int:
+    from council.agenda import agenda_view
+    from council.meetings import get_meeting
+
+    def view(session: Session) -> dict[str, Any]:
+        return agenda_view(session, get_meeting(session, slug=args.slug))
+
+    _print_agenda(_read(view))
+    return EXIT_OK
+
+
+def cmd_agenda_current(args: argparse.Namespace) -> int:
+    from council.agenda import next_item, set_current
+
+    if args.item == "next":
+        view = _write(next_item, slug=args.slug, actor=None)
+    elif args.item == "none":
+        view = _write(set_current, slug=args.slug, item_id=None, actor=None)
+    else:
+        try:
+            item_id = int(args.item.lstrip("#"))
+        except ValueError:
+            raise UsageError(_("ITEM is an item's number (#id), next, or none")) from None
+        view = _write(set_current, slug=args.slug, item_id=item_id, actor=None)
+    _print_agenda(view)
+    return EXIT_OK
+
+
 # -- the parser --------------------------------------------------------------------------------
 
 
@@ -624,6 +668,37 @@ def build_parser() -> Parser:
     )
     resident_import.add_argument("file", metavar="FILE")
     _leaf(resident_import, cmd_resident_import)
+
+    agenda = commands.add_parser(
+        "agenda",
+        help=_("a meeting's agenda, and the item under discussion"),
+        description=_(
+            "A meeting's agenda. The item under discussion shows on the chamber screen, "
+            "and the replay gets a chapter for each."
+        ),
+    )
+    agenda_commands = agenda.add_subparsers(dest="agenda_command", metavar="COMMAND", required=True)
+    agenda_add = agenda_commands.add_parser(
+        "add", help=_("add an item at the end"), description=_("Add an item at the end.")
+    )
+    agenda_add.add_argument("slug", metavar="SLUG")
+    agenda_add.add_argument("title", metavar="TITLE", nargs="+")
+    _leaf(agenda_add, cmd_agenda_add)
+    agenda_list = agenda_commands.add_parser(
+        "list",
+        help=_("show the agenda"),
+        description=_("Show the agenda (▶ marks the current item)."),
+    )
+    agenda_list.add_argument("slug", metavar="SLUG")
+    _leaf(agenda_list, cmd_agenda_list)
+    agenda_current = agenda_commands.add_parser(
+        "current",
+        help=_("move the item under discussion"),
+        description=_("Move the item under discussion: an item's #id, next, or none."),
+    )
+    agenda_current.add_argument("slug", metavar="SLUG")
+    agenda_current.add_argument("item", metavar="ITEM")
+    _leaf(agenda_current, cmd_agenda_current)
 
     record = commands.add_parser(
         "record",

@@ -425,3 +425,16 @@ def test_record_start_and_stop_ask_the_server(tmp_path: Path) -> None:
     assert council(tmp_path, "record", "stop", "pleno").returncode == 0
     assert_one_line_error(council(tmp_path, "record", "stop", "pleno"), "not being recorded")
     assert_one_line_error(council(tmp_path, "record", "start", "pleno", "--pull", "ftp://x"))
+
+
+def test_agenda_from_the_command_line(tmp_path: Path) -> None:
+    council(tmp_path, "meeting", "create", "pleno", "--title", "Pleno")
+    council(tmp_path, "agenda", "add", "pleno", "Aprobación", "del", "acta")
+    added = council(tmp_path, "agenda", "add", "pleno", "Presupuestos 2027")
+    assert added.returncode == 0 and "2. Presupuestos 2027" in added.stdout
+    moved = council(tmp_path, "agenda", "current", "pleno", "next")
+    assert "▶  1. Aprobación del acta" in moved.stdout
+    listed = council(tmp_path, "agenda", "list", "pleno")
+    assert listed.stdout.count("▶") == 1
+    assert_one_line_error(council(tmp_path, "agenda", "current", "pleno", "soon"), "next, or none")
+    assert_one_line_error(council(tmp_path, "agenda", "current", "pleno", "#999"), "not on this")
