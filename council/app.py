@@ -17,6 +17,7 @@ from starlette.routing import WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from council import __version__, api, pages
+from council.archive import pages as archive_pages
 from council.archive import routes as archive_routes
 from council.archive.manager import RecorderManager
 from council.collectors.base import CollectorFactory, CollectorManager
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(api.router)
     app.include_router(archive_routes.router)
+    app.include_router(archive_pages.router)
     app.router.routes.append(
         WebSocketRoute("/ws/meetings/{slug}/moderation", sockets.ModerationSocket())
     )

@@ -415,7 +415,56 @@ def cmd_record_stop(args: argparse.Namespace) -> int:
             slug=args.slug
         )
     )
-    return EXIT_OK
+    return _follow_processing(args.slug, args.server_timeout) if args.wait else EXIT_OK
+
+
+def _bar(fraction: float, width: int = 30) -> str:
+    done = round(max(0.0, min(1.0, fraction)) * width)
+    return "[" + "#" * done + "." * (width - done) + f"] {fraction:4.0%}"
+
+
+def _follow_processing(slug: str, server_timeout: float) -> int:
+    """Show the server building the MP4, with a progress bar, until it is ready."""
+    import time
+
+    from council.archive.recordings import latest_recording, recording_view
+
+    def latest(session: Session) -> dict[str, Any]:
+        rec = latest_recording(session, slug=slug)
+        assert rec is not None
+        return recording_view(rec)
+
+    interactive = sys.stdout.isatty()
+    asked = time.monotonic()
+    shown = ""
+    while True:
+        rec = _read(latest)
+        status, progress = rec["status"], rec["progress"]
+        if status in ("ready", "failed") and interactive and shown:
+            print()
+        if status == "ready":
+            _out(
+                _("Ready: {duration:.0f} s of video at /archive/{slug}").format(
+                    duration=rec["duration_s"] or 0, slug=slug
+                )
+            )
+            return EXIT_OK
+        if status == "failed":
+            raise UsageError(_("the recording failed: {error}").format(error=rec["error"]))
+        if status not in ("stopping", "processing") and time.monotonic() - asked > server_timeout:
+            raise UsageError(
+                _("the server did not act within {n:.0f} s: is 'council serve' running?").format(
+                    n=server_timeout
+                )
+            )
+        line = _("Building the MP4 {bar}").format(bar=_bar(progress or 0.0))
+        if status == "processing" and line != shown:
+            shown = line
+            if interactive:
+                print("\r" + line, end="", flush=True)
+            else:
+                print(line, flush=True)
+        time.sleep(0.5)
 
 
 def _print_agenda(view: dict[str, Any]) -> None:
@@ -728,6 +777,18 @@ def build_parser() -> Parser:
         "stop", help=_("stop recording"), description=_("Stop recording and build the MP4.")
     )
     record_stop.add_argument("slug", metavar="SLUG")
+    record_stop.add_argument(
+        "--wait",
+        action="store_true",
+        help=_("wait until the MP4 is built, with a progress bar"),
+    )
+    record_stop.add_argument(
+        "--server-timeout",
+        type=_positive_seconds,
+        default=15.0,
+        metavar="SECONDS",
+        help=_("give up if the server has not started stopping by then (default: %(default)s)"),
+    )
     _leaf(record_stop, cmd_record_stop)
 
     token = commands.add_parser(

@@ -288,6 +288,8 @@ class Recording(Base):
     started_at: Mapped[datetime | None]
     stopped_at: Mapped[datetime | None]
     duration_s: Mapped[float | None]
+    # While the MP4 is being built: the fraction done, for progress bars.
+    progress: Mapped[float | None]
     mp4: Mapped[str | None] = mapped_column(String(500))
     poster: Mapped[str | None] = mapped_column(String(500))
     error: Mapped[str | None] = mapped_column(Text)

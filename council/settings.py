@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -134,11 +135,21 @@ class Settings(BaseSettings):
     recording_low_disk_gb: float = Field(
         default=5.0, description="Warn moderators when free disk space drops below this."
     )
+    record_when_live: Literal["rtmp", "srt"] | None = Field(
+        default=None,
+        description="Record every meeting automatically from when it goes live until it ends, "
+        "listening with this protocol. Empty: recordings are started by hand.",
+    )
     recording_latency_seconds: float = Field(
         default=0.6,
         description="How long the picture takes from the camera to the recorder; calibrate it "
         "once by filming a clock on the chamber screen (replay offsets are shifted by it).",
     )
+
+    @field_validator("record_when_live", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if value in ("", "off", "none") else value
 
     @field_validator("submission_rate_limit", "login_rate_limit")
     @classmethod

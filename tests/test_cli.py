@@ -438,3 +438,10 @@ def test_agenda_from_the_command_line(tmp_path: Path) -> None:
     assert listed.stdout.count("▶") == 1
     assert_one_line_error(council(tmp_path, "agenda", "current", "pleno", "soon"), "next, or none")
     assert_one_line_error(council(tmp_path, "agenda", "current", "pleno", "#999"), "not on this")
+
+
+def test_record_stop_wait_says_when_no_server_acts(tmp_path: Path) -> None:
+    council(tmp_path, "meeting", "create", "pleno", "--title", "Pleno")
+    council(tmp_path, "record", "start", "pleno")
+    waited = council(tmp_path, "record", "stop", "pleno", "--wait", "--server-timeout", "1")
+    assert_one_line_error(waited, "is 'council serve' running?")

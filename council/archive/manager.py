@@ -12,13 +12,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from council.archive import media
 from council.archive.ffmpeg_bin import RecorderUnavailable, describe
 from council.archive.recorder import Part, Recorder, RecorderConfig, RecordingResult, recover
-from council.archive.recordings import ACTIVE, update_recording, wanted_recordings
+from council.archive.recordings import (
+    ACTIVE,
+    follow_meetings,
+    update_recording,
+    wanted_recordings,
+)
 from council.models import Recording, utcnow
 from council.services import Council
 
@@ -86,6 +93,9 @@ class RecorderManager:
             await asyncio.sleep(RECONCILE_SECONDS)
 
     async def reconcile(self) -> None:
+        automatic = self.council.settings.record_when_live
+        if automatic:
+            await self.council.act(follow_meetings, mode=automatic)
         for rec in await self.council.read(wanted_recordings):
             running = rec.id in self.recorders
             if rec.desired == "recording" and not running and rec.status != "failed":
@@ -191,7 +201,9 @@ class RecorderManager:
                 return
             await self._update(rec.id, rec.meeting_id, status="processing", stopped_at=utcnow())
             mp4, jpg = folder / "meeting.mp4", folder / "poster.jpg"
-            duration = await media.remux(result.playlist, mp4)
+            duration = await media.remux(
+                result.playlist, mp4, progress=self._progress_reporter(rec)
+            )
             await media.poster(mp4, jpg, min(POSTER_AT_SECONDS, duration / 2))
             data_dir = self.council.settings.data_dir
             await self._update(
@@ -209,6 +221,22 @@ class RecorderManager:
             await self._update(rec.id, rec.meeting_id, status="failed", error=str(exc))
         finally:
             self._finishing.discard(rec.id)
+
+    def _progress_reporter(self, rec: Recording) -> Callable[[float], None]:
+        """Store the MP4's progress about once a second, for the CLI's and the page's bars."""
+        last = [0.0]
+
+        def report(fraction: float) -> None:
+            now = time.monotonic()
+            if now - last[0] >= 1.0 or fraction >= 1.0:
+                last[0] = now
+                job = asyncio.ensure_future(
+                    self._update(rec.id, rec.meeting_id, progress=round(fraction, 3))
+                )
+                self._jobs.add(job)
+                job.add_done_callback(self._jobs.discard)
+
+        return report
 
     async def _update(self, recording_id: int, meeting_id: int, **fields: Any) -> None:
         await self.council.act(update_recording, recording_id=recording_id, **fields)

@@ -38,6 +38,7 @@ def recording_view(rec: Recording) -> dict[str, Any]:
         "started_at": iso(rec.started_at),
         "stopped_at": iso(rec.stopped_at),
         "duration_s": rec.duration_s,
+        "progress": rec.progress,
         "error": rec.error,
     }
 
@@ -137,3 +138,19 @@ def wanted_recordings(session: Session) -> list[Recording]:
             )
         ).all()
     )
+
+
+def follow_meetings(session: Session, *, mode: str) -> int:
+    """Automatic recording: a meeting that goes live and was never recorded starts being
+    recorded; one that ends stops. A recording stopped by hand is not restarted."""
+    changed = 0
+    meetings = session.scalars(select(Meeting).where(Meeting.status.in_(["live", "ended"]))).all()
+    for meeting in meetings:
+        recorded = session.scalar(select(Recording.id).where(Recording.meeting_id == meeting.id))
+        if meeting.status == "live" and recorded is None:
+            start_recording(session, slug=meeting.slug, mode=mode, actor="automatic")
+            changed += 1
+        elif meeting.status == "ended" and _current(session, meeting) is not None:
+            stop_recording(session, slug=meeting.slug, actor="automatic")
+            changed += 1
+    return changed

@@ -35,6 +35,8 @@ PING = json.dumps({"type": "ping"})
 
 def frame(text: str) -> dict[str, Any]:
     return {"type": "websocket.send", "text": text}
+
+
 CLOSE_TOO_SLOW = 4008
 
 # After a fan-out, the survivors (connections, their frames and buffers) are moved out of

@@ -3,6 +3,8 @@ moderator shows questions; the archive puts each question at its moment in the M
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from council.models import Recording
 from council.settings import Settings
 from tests.archive.publisher import Publisher, free_port, is_listening
 from tests.factories import make_meeting, make_question, make_token, make_user, wait_until
+from tests.test_cli import council_env
 
 
 def recording(app: object) -> Recording | None:
@@ -55,8 +58,18 @@ def test_questions_land_within_a_second_of_their_moment_in_the_recording(tmp_pat
             time.sleep(3)
         finally:
             publisher.stop()
-        stopped = client.post("/api/meetings/pleno/recording/stop", headers=headers)
-        assert stopped.status_code == 202
+        # The clerk stops it from a shell, and watches the MP4 being built.
+        cli = subprocess.run(
+            [sys.executable, "-m", "council.cli", "record", "stop", "pleno", "--wait"],
+            env=council_env(settings.data_dir),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+        assert cli.returncode == 0, cli.stderr
+        assert "Ready:" in cli.stdout and "/archive/pleno" in cli.stdout
         done = wait_until(
             lambda: (r := recording(app)) and r.status in ("ready", "failed") and r, timeout=60
         )
@@ -72,3 +85,24 @@ def test_questions_land_within_a_second_of_their_moment_in_the_recording(tmp_pat
     assert video.status_code == 206 and video.content[4:8] == b"ftyp"
     assert (settings.data_dir / done.poster).stat().st_size > 0  # type: ignore[operator]
     assert len(done.parts) == 1 and done.parts[0]["anchor"]
+
+
+def test_meetings_can_be_recorded_automatically_from_live_to_end(tmp_path: Path) -> None:
+    from council.meetings import end_meeting
+
+    port = free_port()
+    settings = Settings(
+        data_dir=tmp_path / "data", rtmp_port=port, record_when_live="rtmp", _env_file=None
+    )
+    app = create_app(settings)
+    make_meeting(app.state.council.db)  # live at once
+    with TestClient(app):
+        waiting = wait_until(lambda: (r := recording(app)) and r.status == "waiting" and r)
+        assert (waiting.mode, waiting.requested_by) == ("rtmp", "automatic")
+        wait_until(lambda: is_listening(port), timeout=15)
+        app.state.council.db.run_write(end_meeting, slug="pleno")
+        ended = wait_until(
+            lambda: (r := recording(app)) and r.status in ("failed", "ready") and r, timeout=20
+        )
+    assert ended.desired == "stopped"
+    assert ended.error == "Nothing was recorded: no encoder ever sent a stream."

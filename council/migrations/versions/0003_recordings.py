@@ -32,6 +32,7 @@ def upgrade() -> None:
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('stopped_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('duration_s', sa.Double(), nullable=True),
+    sa.Column('progress', sa.Double(), nullable=True),
     sa.Column('mp4', sa.String(length=500), nullable=True),
     sa.Column('poster', sa.String(length=500), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
