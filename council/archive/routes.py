@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from council.archive.recordings import latest_recording
 from council.archive.replay import archive, chapters_vtt, questions_csv, ready_recording
@@ -15,6 +18,8 @@ from council.errors import NotFound
 from council.i18n import _
 from council.meetings import get_meeting
 from council.models import Recording
+
+LIVE_STATUSES = ("waiting", "recording", "restarting")
 
 router = APIRouter()
 
@@ -85,6 +90,44 @@ async def get_poster(slug: str, request: Request) -> Response:
     rec = await _ready(request, slug)
     return FileResponse(
         _recorded_file(request, rec, rec.poster if rec else None), media_type="image/jpeg"
+    )
+
+
+# Only what the recorder writes: no other name, and nothing outside the recording's folder.
+LIVE_FILE = re.compile(r"^(index\.m3u8|seg_\d{5,9}\.ts)$")
+
+
+async def _live_folder(request: Request, slug: str) -> Path:
+    def find(session: Session) -> Recording | None:
+        meeting = get_meeting(session, slug=slug)
+        return session.scalar(
+            select(Recording)
+            .where(Recording.meeting_id == meeting.id, Recording.status.in_(LIVE_STATUSES))
+            .order_by(Recording.id.desc())
+        )
+
+    rec = await council_of(request).read(find)
+    if rec is None:
+        raise NotFound(_("This meeting is not being streamed right now."))
+    return council_of(request).settings.data_dir / rec.folder
+
+
+@router.get("/live/{slug}/{name}", include_in_schema=False)
+async def get_live(slug: str, name: str, request: Request) -> Response:
+    """The live recording as HLS, from its first segment on (so viewers can rewind)."""
+    if not LIVE_FILE.match(name):
+        raise NotFound(_("There is nothing at this address."))
+    path = await _live_folder(request, slug) / name
+    if not path.is_file():
+        raise NotFound(_("The live stream has not started yet."))
+    if name.endswith(".m3u8"):
+        return FileResponse(
+            path, media_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-cache"}
+        )
+    return FileResponse(
+        path,
+        media_type="video/mp2t",
+        headers={"Cache-Control": "public, max-age=31536000, immutable"},
     )
 
 

@@ -56,6 +56,12 @@ def test_questions_land_within_a_second_of_their_moment_in_the_recording(tmp_pat
                 )
                 assert response.status_code == 200
             time.sleep(3)
+            # Meanwhile, viewers can watch it live, from the start.
+            live = client.get("/live/pleno/index.m3u8")
+            assert live.status_code == 200 and live.headers["cache-control"] == "no-cache"
+            first_segment = next(line for line in live.text.splitlines() if line.endswith(".ts"))
+            segment = client.get(f"/live/pleno/{first_segment}")
+            assert segment.status_code == 200 and segment.content[:1] == b"\x47"  # MPEG-TS sync
         finally:
             publisher.stop()
         # The clerk stops it from a shell, and watches the MP4 being built.

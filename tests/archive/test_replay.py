@@ -145,3 +145,27 @@ def test_recording_files_never_leave_the_data_folder(
     with db.session() as session, session.begin():
         session.execute(update(Recording).values(mp4="../../etc/passwd"))
     assert client.get("/archive/pleno/video.mp4").status_code == 404
+
+
+def test_live_stream_files_are_only_the_recorders(
+    client: TestClient, db: Database, meeting: str, settings: Settings
+) -> None:
+    assert client.get("/live/pleno/index.m3u8").status_code == 404  # nothing streaming
+    with db.session() as session, session.begin():
+        session.add(
+            Recording(
+                meeting_id=1,
+                desired="recording",
+                status="recording",
+                mode="rtmp",
+                folder="recordings/pleno/live",
+                parts=[],
+            )
+        )
+    folder = settings.data_dir / "recordings" / "pleno" / "live"
+    folder.mkdir(parents=True)
+    (folder / "index.m3u8").write_text("#EXTM3U\n")
+    (folder / "ffmpeg.log").write_text("secret passphrase")
+    assert client.get("/live/pleno/index.m3u8").text == "#EXTM3U\n"
+    for name in ("ffmpeg.log", "..%2F..%2Fcouncil.db", "seg_1.ts", "seg_00001.ts"):
+        assert client.get(f"/live/pleno/{name}").status_code == 404, name
