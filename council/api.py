@@ -72,6 +72,9 @@ class MeetingIn(BaseModel):
     x_cost_cap: float | None = Field(
         default=None, description="Dollars of X reads after which polling pauses."
     )
+    stream_url: str | None = Field(
+        default=None, description="An https player the town already streams to (an embed)."
+    )
 
 
 def client_key(request: Request) -> str:
@@ -231,6 +234,7 @@ async def create_meeting(
         hashtags=body.hashtags,
         starts_at=body.starts_at,
         x_cost_cap=body.x_cost_cap,
+        stream_url=body.stream_url,
         actor=actor.username,
     )
     return {"meeting": meeting_view(meeting)}
@@ -362,3 +366,20 @@ async def set_current_item(
             agenda.set_current, slug=slug, item_id=body.item, actor=actor.username
         )
     return {"agenda": view}
+
+
+class StreamIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(max_length=500, description="https embed address, or null for none.")
+
+
+@router.post("/meetings/{slug}/stream")
+async def set_stream(
+    slug: str, body: StreamIn, request: Request, actor: Annotated[Actor, Depends(require_admin)]
+) -> dict[str, Any]:
+    """The player the public page shows (besides Council's own live stream when recording)."""
+    meeting = await council_of(request).act(
+        meetings.set_stream_url, slug=slug, url=body.url, actor=actor.username
+    )
+    return {"meeting": meeting_view(meeting)}

@@ -39,6 +39,7 @@ log = logging.getLogger("council")
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
     "connect-src 'self' ws: wss:; media-src 'self' blob: https:; object-src 'none'; "
+    "frame-src https:; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 

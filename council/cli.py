@@ -214,6 +214,7 @@ def cmd_meeting_create(args: argparse.Namespace) -> int:
         hashtags=args.hashtag or [],
         starts_at=args.starts_at,
         x_cost_cap=args.x_cost_cap,
+        stream_url=args.stream_url,
         actor=None,
     )
     _out(_("Created meeting {slug!r} ({status}): {title}").format(**view))
@@ -240,6 +241,19 @@ def cmd_meeting_end(args: argparse.Namespace) -> int:
         lambda session, **kw: meeting_view(end_meeting(session, **kw)), slug=args.slug, actor=None
     )
     _out(_("Meeting {slug!r} has ended; it takes no more questions.").format(**view))
+    return EXIT_OK
+
+
+def cmd_meeting_stream(args: argparse.Namespace) -> int:
+    from council.meetings import set_stream_url
+
+    url = None if args.url == "none" else args.url
+    _write(set_stream_url, slug=args.slug, url=url, actor=None)
+    _out(
+        _("The public page of {slug!r} now shows {url}.").format(slug=args.slug, url=url)
+        if url
+        else _("The public page of {slug!r} shows no outside player.").format(slug=args.slug)
+    )
     return EXIT_OK
 
 
@@ -619,6 +633,11 @@ def build_parser() -> Parser:
             "COUNCIL_X_COST_CAP setting)"
         ),
     )
+    create.add_argument(
+        "--stream-url",
+        metavar="URL",
+        help=_("an https player the town already streams to, shown on the public page"),
+    )
     _leaf(create, cmd_meeting_create)
     start = meeting_commands.add_parser(
         "start",
@@ -634,6 +653,17 @@ def build_parser() -> Parser:
     )
     end.add_argument("slug", metavar="SLUG")
     _leaf(end, cmd_meeting_end)
+    stream = meeting_commands.add_parser(
+        "stream",
+        help=_("set the player shown on the public page"),
+        description=_(
+            "Set the player the public page shows: an https embed address the town already "
+            "streams to (like https://www.youtube.com/embed/VIDEO_ID), or none."
+        ),
+    )
+    stream.add_argument("slug", metavar="SLUG")
+    stream.add_argument("url", metavar="URL")
+    _leaf(stream, cmd_meeting_stream)
     listing = meeting_commands.add_parser(
         "list", help=_("list meetings"), description=_("List every meeting, oldest first.")
     )

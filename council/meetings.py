@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -43,6 +44,30 @@ def _changed(session: Session, meeting: Meeting, actor: str | None) -> None:
     )
 
 
+def check_stream_url(url: str | None) -> str | None:
+    """An embeddable player over https (the page is strict about what it may frame)."""
+    url = (url or "").strip() or None
+    if url is not None and (urlsplit(url).scheme != "https" or not urlsplit(url).netloc):
+        raise InvalidInput(
+            _(
+                "The stream's player address must start with https://, like "
+                "https://www.youtube.com/embed/VIDEO_ID."
+            )
+        )
+    if url is not None and len(url) > 500:
+        raise InvalidInput(_("The stream's player address is too long."))
+    return url
+
+
+def set_stream_url(
+    session: Session, *, slug: str, url: str | None, actor: str | None = None
+) -> Meeting:
+    meeting = get_meeting(session, slug=slug)
+    meeting.stream_url = check_stream_url(url)
+    _changed(session, meeting, actor)
+    return meeting
+
+
 def get_meeting(session: Session, *, slug: str) -> Meeting:
     meeting = session.scalars(select(Meeting).where(Meeting.slug == slug)).one_or_none()
     if meeting is None:
@@ -62,6 +87,7 @@ def create_meeting(
     hashtags: list[str] | None = None,
     starts_at: datetime | None = None,
     x_cost_cap: float | None = None,
+    stream_url: str | None = None,
     actor: str | None = None,
 ) -> Meeting:
     slug = slug.strip().lower()
@@ -82,6 +108,7 @@ def create_meeting(
     if x_cost_cap is not None and not 0 <= x_cost_cap <= 1_000_000:
         raise InvalidInput(_("The X cost cap is an amount in dollars, like 5 or 12.50."))
     meeting = Meeting(
+        stream_url=check_stream_url(stream_url),
         x_cost_cap=x_cost_cap,
         slug=slug,
         title=title,

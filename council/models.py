@@ -108,6 +108,8 @@ class Meeting(Base):
     x_cost_cap: Mapped[float | None]
     # The agenda item under discussion now; no foreign key, so items can be deleted freely.
     current_agenda_item_id: Mapped[int | None]
+    # A player the town already streams to (an https embed address), shown on the public page.
+    stream_url: Mapped[str | None] = mapped_column(String(500))
 
     @property
     def is_accepting(self) -> bool:

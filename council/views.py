@@ -24,6 +24,7 @@ def meeting_view(meeting: Meeting) -> dict[str, Any]:
         "starts_at": iso(meeting.starts_at),
         "status": meeting.status,
         "accepting": meeting.is_accepting,
+        "stream_url": meeting.stream_url,
     }
 
 

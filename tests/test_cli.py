@@ -445,3 +445,23 @@ def test_record_stop_wait_says_when_no_server_acts(tmp_path: Path) -> None:
     council(tmp_path, "record", "start", "pleno")
     waited = council(tmp_path, "record", "stop", "pleno", "--wait", "--server-timeout", "1")
     assert_one_line_error(waited, "is 'council serve' running?")
+
+
+def test_meeting_stream_player_is_set_and_checked(tmp_path: Path) -> None:
+    council(
+        tmp_path,
+        "meeting",
+        "create",
+        "pleno",
+        "--title",
+        "Pleno",
+        "--stream-url",
+        "https://www.youtube.com/embed/abc",
+    )
+    assert council(tmp_path, "meeting", "stream", "pleno", "none").returncode == 0
+    assert_one_line_error(
+        council(tmp_path, "meeting", "stream", "pleno", "javascript:alert(1)"), "https://"
+    )
+    assert (
+        council(tmp_path, "meeting", "stream", "pleno", "https://tv.jun.es/embed").returncode == 0
+    )

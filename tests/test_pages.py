@@ -88,3 +88,16 @@ def test_openapi_schema_documents_the_public_contract(client: TestClient) -> Non
         assert path in paths, path
     created = paths["/api/meetings/{slug}/submissions"]["post"]["responses"]
     assert {"201", "409", "422", "429"} <= set(created)
+
+
+def test_stream_player_address_must_be_https(client: TestClient, db: Database) -> None:
+    from tests.factories import log_in, make_user
+
+    make_user(db, "clerk", role="admin")
+    client.headers["X-CSRF-Token"] = log_in(client, "clerk")
+    client.post("/api/meetings", json={"slug": "pleno", "title": "Pleno"})
+    bad = client.post("/api/meetings/pleno/stream", json={"url": "javascript:alert(1)"})
+    assert bad.status_code == 422 and "https://" in bad.json()["detail"]
+    good = client.post("/api/meetings/pleno/stream", json={"url": "https://tv.jun.es/embed/1"})
+    assert good.json()["meeting"]["stream_url"] == "https://tv.jun.es/embed/1"
+    assert "frame-src https:" in client.get("/").headers["content-security-policy"]

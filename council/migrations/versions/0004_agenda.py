@@ -31,11 +31,13 @@ def upgrade() -> None:
 
     with op.batch_alter_table('meetings', schema=None) as batch_op:
         batch_op.add_column(sa.Column('current_agenda_item_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('stream_url', sa.String(length=500), nullable=True))
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('meetings', schema=None) as batch_op:
+        batch_op.drop_column('stream_url')
         batch_op.drop_column('current_agenda_item_id')
 
     with op.batch_alter_table('agenda_items', schema=None) as batch_op:
