@@ -262,6 +262,7 @@ class _Run:
     stop_requested: bool = False
     watchdog_fired: bool = False
     kill_at_mono: float | None = None
+    term_sent: bool = False
 
     def take(self, report: ProgressReport, wall: float, mono: float) -> None:
         with self.lock:
@@ -294,10 +295,22 @@ class _Run:
     def alive(self) -> bool:
         return not self.exited.done()
 
-    def signal(self, signum: int) -> None:
+    def terminate(self) -> None:
+        """SIGTERM, at most once.
+
+        Once ffmpeg is writing, a second SIGTERM or SIGINT means "exit immediately": it
+        aborts the muxer's final writes and leaves index.m3u8 EMPTY (measured with ffmpeg
+        9), losing the list of every part. One signal is safe; SIGKILL is the next step.
+        """
+        if self.alive() and not self.term_sent:
+            self.term_sent = True
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
         if self.alive():
             with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signum)
+                self.process.send_signal(signal.SIGKILL)
 
 
 def _drain(run: _Run, loop: asyncio.AbstractEventLoop) -> None:
@@ -346,6 +359,7 @@ class _Measure:
     free_bytes: int | None
     sizes: dict[str, int]
     playlist: Playlist | None  # None when unchanged since the last measure
+    playlist_text: str
     playlist_mtime: float | None
 
 
@@ -364,13 +378,15 @@ def _measure(folder: Path, playlist_mtime: float | None) -> _Measure:
     except OSError:
         free = None
     listed: Playlist | None = None
+    text = ""
     mtime = playlist_mtime
     path = folder / PLAYLIST
     with contextlib.suppress(FileNotFoundError):
         mtime = path.stat().st_mtime
         if mtime != playlist_mtime:
-            listed = parse_playlist(path.read_text(encoding="utf-8", errors="replace"))
-    return _Measure(sum(sizes.values()), free, sizes, listed, mtime)
+            text = path.read_text(encoding="utf-8", errors="replace")
+            listed = parse_playlist(text)
+    return _Measure(sum(sizes.values()), free, sizes, listed, text, mtime)
 
 
 def _write_parts(folder: Path, parts: list[Part]) -> None:
@@ -424,9 +440,11 @@ class Recorder:
         self._free_disk: int | None = None
         self._disk_checked_mono = 0.0
         self._playlist_mtime: float | None = None
+        # The longest playlist seen, to undo an emptied one (see _Run.terminate).
+        self._good_playlist: tuple[int, str] = (0, "")
         self._bitrate_kbps: float | None = None
         self._parts_written = ""
-        self._result: RecordingResult | None = None
+        self._stopper: asyncio.Task[RecordingResult] | None = None
 
     # -- public API ---------------------------------------------------------------------
 
@@ -467,9 +485,16 @@ class Recorder:
         self._task = asyncio.create_task(self._supervise(), name=f"recorder {folder}")
 
     async def stop(self) -> RecordingResult:
-        """Stops ffmpeg ('q', then SIGTERM, then SIGKILL), repairs the playlist if needed."""
-        if self._result is not None:
-            return self._result
+        """Stops ffmpeg ('q', then SIGTERM, then SIGKILL), repairs the playlist if needed.
+
+        Safe to call more than once and from several tasks: all get the same result.
+        """
+        if self._stopper is None:
+            self._stopper = asyncio.create_task(self._stop(), name="recorder stop")
+        # Shielded: a caller that gives up must not leave ffmpeg half-stopped.
+        return await asyncio.shield(self._stopper)
+
+    async def _stop(self) -> RecordingResult:
         self._stopping = True
         self._stop_event.set()
         run = self._run
@@ -480,8 +505,7 @@ class Recorder:
         self._stopped_mono = time.monotonic()
         if self._state != "failed":
             self._state = "stopped"
-        self._result = await asyncio.to_thread(self._finish)
-        return self._result
+        return await asyncio.to_thread(self._finish)
 
     def status(self) -> RecorderStatus:
         if self._started_mono is None:
@@ -533,6 +557,9 @@ class Recorder:
                 stdout=subprocess.PIPE,
                 stderr=log,
                 cwd=config.folder,
+                # Out of the terminal's process group: a double Ctrl+C on the server would be
+                # two signals, which empty the playlist (see _Run.terminate). stop() stops it.
+                start_new_session=True,
             )
         (config.folder / PID).write_text(f"{process.pid}\n", encoding="utf-8")
         loop = asyncio.get_running_loop()
@@ -551,6 +578,27 @@ class Recorder:
         return run
 
     async def _supervise(self) -> None:
+        try:
+            await self._respawning()
+        except asyncio.CancelledError:
+            # The loop is shutting down without stop(): one SIGTERM still lets ffmpeg
+            # finish the playlist on its own.
+            if self._run is not None:
+                self._run.terminate()
+            raise
+        except Exception as exc:
+            self._state = "failed"
+            self._last_error = f"recorder crashed: {exc!r}"
+            logger.exception("recorder %s crashed", self.config.folder)
+            if self._run is not None:
+                self._run.terminate()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        asyncio.shield(self._run.exited), self.config.kill_after_seconds
+                    )
+                self._run.kill()
+
+    async def _respawning(self) -> None:
         quick_exits = 0
         while (run := self._run) is not None:
             await self._watch(run)
@@ -574,8 +622,8 @@ class Recorder:
                 # loop; a listener whose publisher left before sending media listens again now.
                 if quick_exits:
                     delay = min(_MAX_BACKOFF_SECONDS, 0.5 * 2 ** (quick_exits - 1))
-                elif self.config.mode == "pull":
-                    delay = 1.0
+            if self.config.mode == "pull":
+                delay = max(delay, 1.0)
             if delay:
                 self._state = "restarting"
                 with contextlib.suppress(TimeoutError):
@@ -592,7 +640,7 @@ class Recorder:
             await self._refresh(run)
             now = time.monotonic()
             if run.kill_at_mono is not None and now >= run.kill_at_mono:
-                run.signal(signal.SIGKILL)
+                run.kill()
             if self._stopping or run.watchdog_fired:
                 continue
             first, _anchor, out_time, last_advance, _bitrate = run.snapshot()
@@ -603,9 +651,13 @@ class Recorder:
                 )
                 logger.warning("recorder %s: %s", self.config.folder, self._last_error)
                 run.watchdog_fired = True
-                run.signal(signal.SIGTERM)
+                self._state = "restarting"
+                run.terminate()
+                # After one signal, ffmpeg still waits for a read blocked on a frozen input
+                # until rw_timeout (about twice it, measured); let it finish the playlist.
                 run.kill_at_mono = now + max(
-                    1.0, self.config.kill_after_seconds - self.config.stop_grace_seconds
+                    self.config.kill_after_seconds - self.config.stop_grace_seconds,
+                    2 * self.config.rw_timeout_us / 1_000_000 + 1,
                 )
         await self._refresh(run)
 
@@ -635,6 +687,11 @@ class Recorder:
             self._bytes_on_disk, self._free_disk = measured.total_bytes, measured.free_bytes
             if measured.playlist is not None:
                 self._playlist_mtime = measured.playlist_mtime
+                if len(measured.playlist.segments) >= self._good_playlist[0]:
+                    self._good_playlist = (
+                        len(measured.playlist.segments),
+                        measured.playlist_text,
+                    )
                 self._read_segments(run, measured.playlist, measured.sizes)
         if bitrate is not None:  # ffmpeg reports N/A for HLS output, but may not always
             self._bitrate_kbps = bitrate
@@ -687,6 +744,7 @@ class Recorder:
             reason = _tail_error(self.config.folder / LOG, run.log_offset)
             self._last_error = f"ffmpeg exited with status {returncode}: {reason or 'no reason'}"
             logger.warning("recorder %s: %s", self.config.folder, self._last_error)
+        self._restore_playlist()
         self._save_parts()
         with contextlib.suppress(FileNotFoundError):
             (self.config.folder / PID).unlink()
@@ -699,26 +757,45 @@ class Recorder:
         config = self.config
         first, *_ = run.snapshot()
         if first is None:
-            # A listener waiting for its publisher does not read stdin yet.
-            run.signal(signal.SIGTERM)
+            # A listener waiting for its publisher does not read stdin yet; before ffmpeg
+            # starts writing, one SIGTERM also interrupts the blocking accept.
+            run.terminate()
         else:
             try:
                 assert run.process.stdin is not None
                 run.process.stdin.write(b"q")
                 run.process.stdin.flush()
             except (OSError, ValueError):
-                run.signal(signal.SIGTERM)
+                run.terminate()
         await asyncio.wait([run.exited], timeout=config.stop_grace_seconds)
         if run.alive():
-            logger.warning("ffmpeg %s ignored 'q'; sending SIGTERM", run.process.pid)
-            run.signal(signal.SIGTERM)
+            logger.warning("ffmpeg %s still running; sending SIGTERM", run.process.pid)
+            run.terminate()
             await asyncio.wait(
                 [run.exited], timeout=config.kill_after_seconds - config.stop_grace_seconds
             )
         if run.alive():
-            logger.warning("ffmpeg %s ignored SIGTERM; sending SIGKILL", run.process.pid)
-            run.signal(signal.SIGKILL)
+            logger.warning("ffmpeg %s still running; sending SIGKILL", run.process.pid)
+            run.kill()
             await run.exited
+
+    def _restore_playlist(self) -> None:
+        known, text = self._good_playlist
+        playlist = self.config.playlist
+        try:
+            current = len(read_playlist(playlist).segments)
+        except FileNotFoundError:
+            current = 0
+        if current >= known:
+            return
+        self._last_error = (
+            f"ffmpeg left a playlist of {current} segments instead of {known} or more: "
+            "restored the last complete copy"
+        )
+        logger.error("recorder %s: %s", self.config.folder, self._last_error)
+        temporary = playlist.with_name(PLAYLIST + ".restore")
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, playlist)
 
     def _finish(self) -> RecordingResult:
         playlist = self.config.playlist

@@ -1,0 +1,1 @@
+"""Tests of the recorder and the media tools, with the real ffmpeg."""
