@@ -134,7 +134,13 @@ class RecorderManager:
             self._described = True
             log.info("%s", await asyncio.to_thread(describe))
         try:
-            recorder = Recorder(self._config(rec))
+            config = self._config(rec)
+            if config.folder.exists():
+                # Council stopped while recording: an ffmpeg that outlived it may still hold
+                # the port. Stop it and repair the playlist; this recorder then continues the
+                # same recording as a new part.
+                await recover(config.folder)
+            recorder = Recorder(config)
             await recorder.start()
         except (RecorderUnavailable, ValueError, OSError) as exc:
             await self._update(rec.id, rec.meeting_id, status="failed", error=str(exc))

@@ -112,3 +112,35 @@ def test_meetings_can_be_recorded_automatically_from_live_to_end(tmp_path: Path)
         )
     assert ended.desired == "stopped"
     assert ended.error == "Nothing was recorded: no encoder ever sent a stream."
+
+
+def test_a_council_restart_continues_the_recording_as_a_new_part(tmp_path: Path) -> None:
+    port = free_port()
+    settings = Settings(data_dir=tmp_path / "data", rtmp_port=port, _env_file=None)
+    ffmpeg_exe = imageio_ffmpeg.get_ffmpeg_exe()
+    first = create_app(settings)
+    make_meeting(first.state.council.db)
+    make_user(first.state.council.db)
+    token = make_token(first.state.council.db)
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(first) as client:
+        client.post("/api/meetings/pleno/recording/start", json={"mode": "rtmp"}, headers=headers)
+        wait_until(lambda: is_listening(port), timeout=15)
+        with Publisher.rtmp(ffmpeg_exe, port, tmp_path / "a.log"):
+            wait_until(lambda: (r := recording(first)) and r.status == "recording", timeout=15)
+            time.sleep(4)
+    # Council is back (an upgrade, a reboot); the encoder reconnects.
+    again = create_app(settings)
+    with TestClient(again) as client:
+        wait_until(lambda: is_listening(port), timeout=15)
+        with Publisher.rtmp(ffmpeg_exe, port, tmp_path / "b.log"):
+            wait_until(lambda: (r := recording(again)) and r.status == "recording", timeout=15)
+            time.sleep(4)
+        client.post("/api/meetings/pleno/recording/stop", headers=headers)
+        done = wait_until(
+            lambda: (r := recording(again)) and r.status in ("ready", "failed") and r, timeout=60
+        )
+    assert done.status == "ready", done.error
+    assert len(done.parts) == 2
+    assert done.parts[1]["offset_s"] > 0 and done.parts[1]["gap_before_s"] > 0
+    assert done.duration_s is not None and done.duration_s > 5
