@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from council.archive.recordings import ACTIVE, latest_recording
 from council.archive.replay import archive
 from council.auth import council_of, current_actor
+from council.meetings import get_meeting
 from council.models import PUBLIC_STATUSES, Meeting, MeetingStatus, Recording, Status, Submission
 from council.pages import render
 
@@ -78,6 +79,8 @@ def parse_time(text: str | None) -> float | None:
     except ValueError:
         if match := _CLOCK.match(text):
             hours, minutes, secs = match.groups()
+            if float(secs) >= 60 or (hours is not None and int(minutes) >= 60):
+                return None
             value = int(hours or 0) * 3600 + int(minutes) * 60 + float(secs)
         elif (match := _UNITS.match(text)) and any(match.groups()):
             hours, minutes, secs = match.groups()
@@ -154,15 +157,14 @@ def archived_meetings(session: Session) -> list[dict[str, Any]]:
             select(Recording).where(Recording.status == "ready").order_by(Recording.id)
         ).all()
     }
-    answered = dict(
-        session.execute(
+    answered: dict[int, int] = {
+        meeting_id: count
+        for meeting_id, count in session.execute(
             select(Submission.meeting_id, func.count())
             .where(Submission.status == Status.ANSWERED)
             .group_by(Submission.meeting_id)
-        )
-        .tuples()
-        .all()
-    )
+        ).all()
+    }
     found = [
         m
         for m in session.scalars(select(Meeting)).all()
@@ -261,6 +263,7 @@ def replay_context(
     session: Session, *, slug: str, latency_s: float, start: float | None, question: int | None
 ) -> dict[str, Any]:
     data = archive(session, slug=slug, latency_s=latency_s)
+    meeting = get_meeting(session, slug=slug)
     latest = latest_recording(session, slug=slug)
     recording = data["recording"]
     duration = recording["duration_s"] if recording else None
@@ -316,6 +319,7 @@ def replay_context(
             status = "processing"
     return {
         "meeting": data["meeting"],
+        "date": meeting.started_at or meeting.starts_at,
         "recording": recording,
         "recording_status": status,
         "entries": entries,

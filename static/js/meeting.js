@@ -26,6 +26,9 @@ function render() {
   replaceChildren(document.getElementById("approved"), approved.map(questionItem));
   document.getElementById("approved-empty").hidden = approved.length > 0;
   replaceChildren(document.getElementById("answered"), store.answered().reverse().map(questionItem));
+  const item = store.currentItem();
+  document.getElementById("agenda-current-title").textContent = item ? item.title : "";
+  document.getElementById("agenda-current").hidden = !item;
 }
 
 connect(live.dataset.ws, {

@@ -284,12 +284,266 @@ document.addEventListener("keydown", (event) => {
 
 verifiedOnly.addEventListener("change", () => render());
 
+// -- the agenda: which item is under discussion, shown on the chamber screen ------------------
+
+const agendaPanel = document.getElementById("agenda-panel");
+const agendaList = document.getElementById("agenda-items");
+const agendaError = document.getElementById("agenda-error");
+
+function panelError(node, message) {
+  node.textContent = message || "";
+  node.hidden = !message;
+}
+
+function renderAgenda() {
+  const { items = [], current = null } = store.agenda || {};
+  const now = store.currentItem();
+  const focused = agendaList.contains(document.activeElement) ? document.activeElement.dataset.agendaItem : null;
+  document.getElementById("agenda-now").textContent = now ? format(strings.agendaNow, { title: now.title }) : strings.agendaNone;
+  replaceChildren(agendaList, items.map((item) => {
+    const on = item.id === current;
+    return el("li", { class: `agenda-item${on ? " current" : ""}`, dataset: { item: item.id }, "aria-current": on ? "true" : null },
+      el("span", { class: "agenda-title" }, item.title),
+      on
+        ? el("span", { class: "now-badge" }, strings.nowBadge)
+        : el("button", { type: "button", dataset: { agendaItem: item.id }, "aria-label": format(strings.makeCurrentLabel, { title: item.title }) }, strings.makeCurrent));
+  }));
+  document.getElementById("agenda-empty").hidden = items.length > 0;
+  document.getElementById("agenda-next").disabled = items.length === 0;
+  document.getElementById("agenda-break").disabled = current === null;
+  if (focused) {
+    (agendaList.querySelector(`[data-agenda-item="${focused}"]`) || document.getElementById("agenda-next")).focus();
+  }
+}
+
+async function agendaCall(url, body) {
+  try {
+    const { response, answer } = await request("POST", url, body);
+    if (response.ok) {
+      panelError(agendaError, "");
+      store.agenda = answer.agenda;
+      renderAgenda();
+      return true;
+    }
+    panelError(agendaError, response.status === 401 ? strings.sessionExpired : answer.detail || strings.network);
+  } catch {
+    panelError(agendaError, strings.network);
+  }
+  return false;
+}
+
+agendaPanel.addEventListener("click", (event) => {
+  const api = agendaPanel.dataset.api;
+  const pick = event.target.closest("[data-agenda-item]");
+  if (pick) agendaCall(`${api}/current`, { item: Number(pick.dataset.agendaItem) });
+  else if (event.target.closest("#agenda-next")) agendaCall(`${api}/current`, { item: "next" });
+  else if (event.target.closest("#agenda-break")) agendaCall(`${api}/current`, { item: null });
+});
+
+document.getElementById("agenda-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const input = document.getElementById("agenda-title");
+  const title = input.value.trim();
+  if (!title) { input.focus(); return; }
+  if (await agendaCall(agendaPanel.dataset.api, { title })) {
+    input.value = "";
+    input.focus();
+  }
+});
+
+// -- the recording: state from the API, then live from `recording` and `recorder` messages --
+
+const recPanel = document.getElementById("recording-panel");
+const ACTIVE_RECORDING = ["starting", "waiting", "recording", "restarting", "stopping"];
+let recording = null; // the latest recording's view, or null
+let recorder = null; // the recorder's last report (every ~2 s while recording)
+let recorderAt = 0;
+
+function duration(seconds) {
+  const whole = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(whole / 3600);
+  const m = Math.floor((whole % 3600) / 60);
+  const s = String(whole % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${String(m).padStart(2, "0")}:${s}`;
+}
+
+function bytes(n) {
+  const gb = n / 1024 ** 3;
+  return gb >= 1 ? `${gb.toFixed(1)} GB` : `${Math.round(n / 1024 ** 2)} MB`;
+}
+
+function recordingState() {
+  if (!recording) return "none";
+  const wanted = recording.desired === "recording";
+  if (!wanted && ACTIVE_RECORDING.includes(recording.status)) return "stopping";
+  const report = liveRecorder();
+  if (wanted && report && report.state !== "stopped") return report.state;
+  return recording.status;
+}
+
+function liveRecorder() {
+  return recording && recorder && recorder.recording_id === recording.id
+    && (recording.desired === "recording" || ACTIVE_RECORDING.includes(recording.status)) ? recorder : null;
+}
+
+function setText(id, text) {
+  document.getElementById(id).textContent = text;
+}
+
+function renderRecording() {
+  const stateName = recordingState();
+  const wanted = recording?.desired === "recording";
+  const report = liveRecorder();
+  recPanel.dataset.state = stateName;
+  setText("recording-status", strings.recordingStates[stateName] || stateName);
+
+  const detail = document.getElementById("recording-detail");
+  const details = [];
+  if (recording && recording.mode === "pull" && recording.pull_url && wanted) details.push(format(strings.pullFrom, { url: recording.pull_url }));
+  if (recording?.started_at && wanted) details.push(format(strings.since, { time: clock(recording.started_at) }));
+  detail.textContent = details.join(" · ");
+  detail.hidden = details.length === 0;
+
+  // Where the encoder sends the stream: OBS wants the server and the key apart.
+  const ingestUrl = report?.ingest_url || recording?.ingest_url;
+  const pushing = wanted && recording && recording.mode !== "pull" && ingestUrl;
+  document.getElementById("recording-ingest").hidden = !pushing;
+  if (pushing) {
+    const rtmp = recording.mode === "rtmp";
+    const cut = ingestUrl.lastIndexOf("/");
+    const split = rtmp && cut > ingestUrl.indexOf("://") + 2;
+    setText("ingest-help", rtmp ? strings.ingestRtmp : strings.ingestSrt);
+    setText("ingest-server-label", split ? strings.server : strings.ingestUrl);
+    document.getElementById("ingest-server").value = split ? ingestUrl.slice(0, cut) : ingestUrl;
+    document.getElementById("ingest-key").value = split ? ingestUrl.slice(cut + 1) : "";
+    document.getElementById("ingest-key-field").hidden = !split;
+  }
+
+  const stats = document.getElementById("recording-stats");
+  const showStats = Boolean(report) || (wanted && recording?.started_at);
+  stats.hidden = !showStats;
+  if (showStats) {
+    let elapsed = null;
+    if (report && typeof report.elapsed_s === "number") {
+      elapsed = report.elapsed_s + (stateName === "recording" ? Math.min(5, (Date.now() - recorderAt) / 1000) : 0);
+    } else if (recording?.started_at) {
+      elapsed = (Date.now() - new Date(recording.started_at).getTime()) / 1000;
+    }
+    setText("rec-elapsed", elapsed === null ? "–" : duration(elapsed));
+    setText("rec-bitrate", report && typeof report.bitrate_kbps === "number" ? format(strings.kbps, { n: Math.round(report.bitrate_kbps) }) : "–");
+    const parts = report ? (Array.isArray(report.parts) ? report.parts.length : report.parts) : (recording?.parts || []).length;
+    setText("rec-parts", parts === undefined || parts === null ? "–" : String(parts));
+    const gaps = report?.gaps_s;
+    setText("rec-gaps", typeof gaps === "number" ? (gaps > 0 ? format(strings.gaps, { n: gaps.toFixed(1) }) : strings.noGaps) : "–");
+    setText("rec-disk", report && typeof report.disk_free_bytes === "number" ? bytes(report.disk_free_bytes) : "–");
+  }
+  const low = Boolean(report?.low_disk);
+  const warning = document.getElementById("recording-disk-warning");
+  warning.hidden = !low;
+  warning.textContent = low ? format(strings.lowDisk, { free: typeof report.disk_free_bytes === "number" ? bytes(report.disk_free_bytes) : "?" }) : "";
+
+  const error = stateName === "ready" ? null : report?.error || recording?.error;
+  panelError(document.getElementById("recording-error"), error);
+  document.getElementById("recording-replay").hidden = stateName !== "ready";
+  document.getElementById("recording-start").hidden = wanted;
+  document.getElementById("recording-stop").hidden = !wanted;
+}
+
+async function loadRecording() {
+  try {
+    const response = await fetch(recPanel.dataset.api, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (!response.ok) return;
+    recording = (await response.json()).recording;
+    renderRecording();
+  } catch {
+    // The websocket's reconnect brings a snapshot, and with it another try.
+  }
+}
+
+async function recordingCall(url, body) {
+  const button = url.endsWith("/stop") ? document.getElementById("recording-stop") : document.getElementById("recording-start-button");
+  button.disabled = true;
+  try {
+    const { response, answer } = await request("POST", url, body);
+    if (response.ok) {
+      recording = answer.recording;
+      renderRecording();
+    } else {
+      panelError(document.getElementById("recording-error"), response.status === 401 ? strings.sessionExpired : answer.detail || strings.network);
+    }
+  } catch {
+    panelError(document.getElementById("recording-error"), strings.network);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+const modeSelect = document.getElementById("recording-mode");
+function syncMode() {
+  const pull = modeSelect.value === "pull";
+  document.getElementById("recording-url-field").hidden = !pull;
+  document.getElementById("recording-url").required = pull;
+}
+modeSelect.addEventListener("change", syncMode);
+syncMode();
+
+document.getElementById("recording-start").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const body = { mode: modeSelect.value };
+  if (body.mode === "pull") body.url = document.getElementById("recording-url").value.trim();
+  recordingCall(`${recPanel.dataset.api}/start`, body);
+});
+
+document.getElementById("recording-stop").addEventListener("click", () => {
+  const dialog = document.getElementById("stop-dialog");
+  dialog.addEventListener("close", () => {
+    if (dialog.returnValue === "ok") recordingCall(`${recPanel.dataset.api}/stop`);
+  }, { once: true });
+  dialog.returnValue = "";
+  dialog.showModal();
+});
+
+recPanel.addEventListener("click", async (event) => {
+  const button = event.target.closest("[data-copy]");
+  if (!button) return;
+  const input = document.getElementById(button.dataset.copy);
+  const label = button.textContent;
+  try {
+    await navigator.clipboard.writeText(input.value);
+    button.textContent = strings.copied;
+  } catch {
+    input.focus();
+    input.select();
+    button.textContent = strings.copyFailed;
+  }
+  setTimeout(() => { button.textContent = label; }, 2000);
+});
+
+// The elapsed time moves between the recorder's reports.
+setInterval(() => {
+  if (recordingState() === "recording") renderRecording();
+}, 1000);
+
 render();
 renderSources();
+renderAgenda();
+renderRecording();
+loadRecording();
 connect(root.dataset.ws, {
   after: state.seq,
   onStatus: connectionIndicator(),
   onMessage(message) {
+    if (message.type === "recorder") {
+      recorder = message.recorder;
+      recorderAt = Date.now();
+      renderRecording();
+      return;
+    }
+    if (message.type === "recording") {
+      if (!recording || message.recording.id >= recording.id) recording = message.recording;
+      renderRecording();
+    }
+    if (message.type === "snapshot") loadRecording();
     if (message.type === "collector") {
       collectors.set(message.collector.source, message.collector);
       renderSources();
@@ -308,6 +562,7 @@ connect(root.dataset.ws, {
       renderSources();
     }
     store.apply(message);
+    if (message.type === "agenda" || message.type === "snapshot") renderAgenda();
     if (ready && message.type === "received") {
       for (const sub of message.submissions || []) announcer.textContent = format(strings.newQuestion, { name: sub.author });
     }

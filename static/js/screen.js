@@ -40,6 +40,10 @@ function render() {
   replaceChildren(document.getElementById("next-list"), next.map((sub) =>
     el("li", {}, el("span", { class: "next-text" }, sub.text), " ", el("span", { class: "next-author" }, sub.author))));
   if (store.meeting) document.getElementById("meeting-title").textContent = store.meeting.title;
+  const item = store.currentItem();
+  const agenda = document.getElementById("agenda-current");
+  agenda.textContent = item ? item.title : "";
+  agenda.hidden = !item;
 }
 
 render();

@@ -6,12 +6,14 @@ export class Store {
   constructor(state) {
     this.submissions = new Map();
     this.meeting = null;
+    this.agenda = { items: [], current: null };
     if (state) this.snapshot(state);
   }
 
   snapshot(state) {
     this.submissions.clear();
     this.meeting = state.meeting || this.meeting;
+    if (state.agenda) this.agenda = state.agenda;
     const lists = [state.submissions, state.approved, state.answered, state.on_screen ? [state.on_screen] : []];
     for (const list of lists) for (const sub of list || []) this.upsert(sub);
   }
@@ -22,6 +24,7 @@ export class Store {
       return;
     }
     if (message.meeting) this.meeting = message.meeting;
+    if (message.agenda) this.agenda = message.agenda;
     for (const sub of message.submissions || []) this.upsert(sub);
   }
 
@@ -36,6 +39,12 @@ export class Store {
 
   onScreen() {
     return this.withStatus("on_screen")[0] || null;
+  }
+
+  // The agenda item under discussion now, or null (none, or a break).
+  currentItem() {
+    const { items = [], current = null } = this.agenda || {};
+    return items.find((item) => item.id === current) || null;
   }
 
   // The queue order people see: approved first-come, first-served (priority comes later).
