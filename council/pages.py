@@ -11,6 +11,8 @@ import qrcode
 import qrcode.image.svg
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.templating import _TemplateResponse
 
 from council import meetings
@@ -28,7 +30,7 @@ from council.auth import (
 from council.errors import CouncilError, Forbidden, InvalidInput, NotFound, RateLimited
 from council.i18n import _
 from council.live.snapshot import moderation_state, public_state
-from council.models import MeetingStatus, Role
+from council.models import MeetingStatus, Recording, Role
 from council.moderation.accounts import add_user, authenticate
 from council.residents import add_resident, import_csv, list_residents, remove_resident
 from council.tracking import find_by_token
@@ -74,14 +76,34 @@ async def index(request: Request) -> Response:
     return render(request, "index.html", groups=groups, actor=await current_actor(request))
 
 
+def live_playlist(session: Session, *, slug: str) -> str | None:
+    """Council's own live stream, while the meeting is being recorded."""
+    meeting = meetings.get_meeting(session, slug=slug)
+    recording = session.scalar(
+        select(Recording.id).where(
+            Recording.meeting_id == meeting.id,
+            Recording.status.in_(["waiting", "recording", "restarting"]),
+        )
+    )
+    return f"/live/{slug}/index.m3u8" if recording is not None else None
+
+
 def _public_state(session: Any, *, slug: str) -> dict[str, Any]:
     return public_state(session, meeting=meetings.get_meeting(session, slug=slug))
 
 
 @router.get("/m/{slug}", response_class=HTMLResponse)
 async def meeting_page(request: Request, slug: str) -> Response:
-    state = await council_of(request).read(_public_state, slug=slug)
-    return render(request, "meeting.html", state=state, form={}, errors={})
+    council = council_of(request)
+    state = await council.read(_public_state, slug=slug)
+    return render(
+        request,
+        "meeting.html",
+        state=state,
+        form={},
+        errors={},
+        live_url=await council.read(live_playlist, slug=slug),
+    )
 
 
 @router.post("/m/{slug}", response_class=HTMLResponse)

@@ -97,3 +97,13 @@ if (form) {
     document.getElementById("text").focus();
   });
 }
+
+// Council's own live stream, while the meeting is being recorded.
+const liveVideo = document.getElementById("live-video");
+if (liveVideo) {
+  import("./player.js").then(async ({ playLive }) => {
+    const how = await playLive(liveVideo, liveVideo.dataset.src);
+    liveVideo.dataset.player = how;
+    if (how === "unsupported") document.getElementById("live-unsupported").hidden = false;
+  });
+}
