@@ -13,9 +13,33 @@ function loadScript(src) {
   });
 }
 
+const RETRY_SECONDS = 4;
+const MAX_RETRIES = 60;
+
+// Chromium's own HLS player gives up on a live playlist that has a single segment (the
+// first seconds of a recording) instead of waiting for more; a dropped connection ends it
+// too. Try again every few seconds, and play on if the person had pressed play.
+function keepTrying(video, src) {
+  let wanted = false;
+  let retries = 0;
+  video.addEventListener("play", () => {
+    wanted = true;
+  });
+  video.addEventListener("error", () => {
+    if (retries >= MAX_RETRIES) return;
+    retries += 1;
+    setTimeout(() => {
+      video.src = src;
+      video.load();
+      if (wanted) video.play().catch(() => {});
+    }, RETRY_SECONDS * 1000);
+  });
+}
+
 // Returns how it plays: "native", "hls.js", or "unsupported".
 export async function playLive(video, src) {
   if (video.canPlayType("application/vnd.apple.mpegurl")) {
+    keepTrying(video, src);
     video.src = src;
     return "native";
   }

@@ -33,7 +33,8 @@ def test_public_page_plays_the_live_recording(
         )
     with Publisher.rtmp(imageio_ffmpeg.get_ffmpeg_exe(), port, tmp_path / "pub.log"):
         with server.api() as api:
-            # A first segment (4 s) after the encoder's 2 s of probing.
+            # A first segment (4 s) after the encoder's 2 s of probing. With one segment only,
+            # Chromium's player fails at first: the page must try again by itself.
             wait_until(lambda: ".ts" in api.get("/live/pleno/index.m3u8").text, timeout=20)
         page = contexts.page(360, 740)
         page.goto("/m/pleno")
@@ -45,7 +46,7 @@ def test_public_page_plays_the_live_recording(
         # (wait_for_function would need eval, which the page's CSP rightly forbids.)
         wait_until(
             lambda: page.evaluate("document.getElementById('live-video').currentTime") > 1,
-            timeout=15,
+            timeout=25,
         )
         assert page.evaluate("document.getElementById('live-video').videoWidth") == 640
 
