@@ -48,7 +48,7 @@ def test_wheel_ships_templates_static_and_migrations(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for template in (ROOT / "templates").glob("*.html"):
         assert f"council/templates/{template.name}" in names
-    for asset in (ROOT / "static").rglob("*.*"):
+    for asset in (p for p in (ROOT / "static").rglob("*") if p.is_file()):
         assert f"council/static/{asset.relative_to(ROOT / 'static')}" in names
     assert any(n.startswith("council/migrations/versions/0001") for n in names)
 
