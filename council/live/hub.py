@@ -91,7 +91,22 @@ class Connection:
         if self.dropped:
             return False
         if self.ready and self.busy is None:
-            return self._send_now(item)
+            # The fast path, inlined: this runs once per client per message.
+            seq, message = item
+            if seq is not None:
+                if seq <= self.last_seq:
+                    return True
+                self.last_seq = seq
+            coro = self.send(message)
+            try:
+                waiting = coro.send(None)  # type: ignore[attr-defined]
+            except StopIteration:
+                return True
+            except Exception:
+                self.dropped = True
+                return False
+            self.busy = asyncio.ensure_future(self._finish(coro, waiting))  # type: ignore[arg-type]
+            return True
         if self.backlog is None:
             self.backlog = deque()
         if len(self.backlog) >= self.limit:

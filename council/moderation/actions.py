@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from council.errors import InvalidInput, InvalidTransition, NotFound, StaleAction
 from council.events import submission_event
@@ -39,6 +39,7 @@ def load_submission(session: Session, *, slug: str, submission_id: int) -> Submi
     sub = session.scalars(
         select(Submission)
         .join(Submission.meeting)
+        .options(contains_eager(Submission.meeting))
         .where(Submission.id == submission_id, Meeting.slug == slug)
         .with_for_update(of=Submission)
     ).one_or_none()
