@@ -174,6 +174,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # at the same moment would race on the schema.
     db.upgrade(settings.resolved_database_url)
     os.environ["COUNCIL_AUTO_MIGRATE"] = "false"
+    from council.archive.ffmpeg_bin import describe
+
+    # Which ffmpeg will record, or why none can: better known now than mid-meeting.
+    _out(describe())
     uvicorn.run(
         "council.app:create_app_from_env",
         factory=True,

@@ -377,8 +377,9 @@ def test_serve_runs_the_app_and_stops_on_ctrl_c(data_dir: Path) -> None:
         [sys.executable, "-m", "council.cli", "serve", "--port", str(port)],
         cwd=data_dir,
         env=council_env(data_dir),
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 15
@@ -394,10 +395,15 @@ def test_serve_runs_the_app_and_stops_on_ctrl_c(data_dir: Path) -> None:
         assert [m["slug"] for m in answer.json()["meetings"]] == ["pleno"]
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
+        assert proc.stdout is not None
+        # At startup it says which ffmpeg will record the meetings.
+        assert "Recording with ffmpeg" in proc.stdout.read()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def test_meeting_create_takes_an_x_cost_cap(tmp_path: Path) -> None:
