@@ -28,6 +28,7 @@ from council.archive.recordings import (
 )
 from council.models import Recording, utcnow
 from council.services import Council
+from council.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +71,8 @@ class RecorderManager:
             self._task = asyncio.create_task(self._run(), name="recorder-manager")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         # Council is stopping, not the meeting: stop ffmpeg cleanly; the recording is
         # still wanted and continues as a new part when Council comes back.
         for recorder, _meeting in list(self.recorders.values()):

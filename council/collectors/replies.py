@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Protocol
 
@@ -14,6 +13,7 @@ from council import replies
 from council.collectors.x import describe, mount_base_url
 from council.services import Council
 from council.settings import Settings
+from council.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +64,8 @@ class ReplyWorker:
             self._task = asyncio.create_task(self._run(), name="reply-worker")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         await self.council.act(replies.recover_interrupted)

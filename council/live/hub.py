@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from council.events import PublishedEvent
+from council.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -260,11 +261,8 @@ class Hub:
         if self._freeze is not None:
             self._freeze.cancel()
             self._freeze = None
-        if self._pinger is not None:
-            self._pinger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pinger
-            self._pinger = None
+        await cancel_and_wait(self._pinger)
+        self._pinger = None
 
     async def _ping_forever(self) -> None:
         while True:
