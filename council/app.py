@@ -28,6 +28,7 @@ from council.db import upgrade
 from council.errors import CouncilError
 from council.i18n import _, set_language
 from council.live import sockets
+from council.live.tail import EventTail
 from council.resources import resource_dir
 from council.services import Council
 from council.settings import Settings
@@ -96,10 +97,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     reply_worker = ReplyWorker(council, reply_senders(settings))
     recorders = RecorderManager(council)
+    tail = EventTail(council)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         council.hub.start()
+        await tail.start()
         collectors.start()
         reply_worker.start()
         recorders.start()
@@ -107,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await recorders.stop()
+            await tail.stop()
             await reply_worker.stop()
             await collectors.stop()
             await council.hub.stop()

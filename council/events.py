@@ -145,3 +145,40 @@ def events_after(
         if body is not None:
             messages.append({"type": row.type, "seq": row.seq, **body})
     return messages
+
+
+def meeting_seqs(session: Session) -> dict[int, int]:
+    return {int(m): int(s) for m, s in session.execute(select(Meeting.id, Meeting.last_seq))}
+
+
+def committed_events(
+    session: Session, *, meeting_id: int, after: int, upto: int | None = None
+) -> list[PublishedEvent]:
+    """Events another process committed, ready to publish as if written here."""
+    query = select(Event).where(Event.meeting_id == meeting_id, Event.seq > after)
+    if upto is not None:
+        query = query.where(Event.seq <= upto)
+    rows = session.scalars(query.order_by(Event.seq)).all()
+    subs = {
+        s.id: s
+        for s in session.scalars(
+            select(Submission).where(
+                Submission.id.in_([r.submission_id for r in rows if r.submission_id])
+            )
+        )
+    }
+    return [
+        PublishedEvent(
+            meeting_id=row.meeting_id,
+            seq=row.seq,
+            type=row.type,
+            payload=row.payload,
+            public=row.public_payload,
+            tracking=(
+                {subs[row.submission_id].track_token: tracking_view(subs[row.submission_id])}
+                if row.submission_id in subs
+                else {}
+            ),
+        )
+        for row in rows
+    ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from council.db import Database
+from council.events import committed_events
 from council.intake import Limits
 from council.live.hub import Hub
 from council.ratelimit import SlidingWindow
@@ -43,6 +44,19 @@ class Council:
         Publishing comes strictly after the commit: a write that failed sends nothing.
         """
         result, events = await self.db.write(fn, **kwargs)
+        for event in events[:1]:
+            # Another process (the CLI, another worker) wrote in between: publish its events
+            # first, or clients would skip them as older than this one.
+            known = self.hub.published_seq.get(event.meeting_id, 0)
+            if event.seq > known + 1:
+                self.hub.publish(
+                    await self.db.read(
+                        committed_events,
+                        meeting_id=event.meeting_id,
+                        after=known,
+                        upto=event.seq - 1,
+                    )
+                )
         self.hub.publish(events)
         return result
 

@@ -15,3 +15,7 @@ def find_by_token(session: Session, *, token: str) -> Submission:
     if sub is None:
         raise NotFound(_("This tracking link is not valid. Check that it was copied whole."))
     return sub
+
+
+def meeting_of_token(session: Session, *, token: str) -> int:
+    return find_by_token(session, token=token).meeting_id

@@ -183,6 +183,8 @@ class Hub:
         self._pinger: asyncio.Task[None] | None = None
         self._freeze: asyncio.TimerHandle | None = None
         self.dropped_total = 0
+        # The newest seq published per meeting: what lies beyond was written elsewhere.
+        self.published_seq: dict[int, int] = {}
 
     # -- membership ---------------------------------------------------------------------------
 
@@ -215,6 +217,8 @@ class Hub:
 
     def publish(self, events: Iterable[PublishedEvent]) -> None:
         for event in events:
+            if event.seq > self.published_seq.get(event.meeting_id, 0):
+                self.published_seq[event.meeting_id] = event.seq
             for audience in ("public", "moderation"):
                 members = self._meetings.get((event.meeting_id, audience))
                 if not members:
@@ -226,7 +230,7 @@ class Hub:
                 followers = self._tracking.get(token)
                 if followers:
                     text = encode({"type": "status", "seq": event.seq, "submission": view})
-                    self._offer_all(followers, (None, frame(text)))
+                    self._offer_all(followers, (event.seq, frame(text)))
         self._freeze_soon()
 
     def notify(self, meeting_id: int, audience: str, message: dict[str, Any]) -> None:

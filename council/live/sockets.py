@@ -24,7 +24,7 @@ from council.errors import CouncilError
 from council.live.hub import Connection, encode
 from council.live.snapshot import meeting_id_for, meeting_seq, missed_messages, snapshot_message
 from council.services import Council
-from council.tracking import find_by_token
+from council.tracking import find_by_token, meeting_of_token
 from council.views import tracking_view
 
 log = logging.getLogger(__name__)
@@ -140,15 +140,22 @@ class TrackingSocket:
         council.hub.follow(token, connection)
         try:
             try:
+                meeting_id = await council.read(meeting_of_token, token=token)
+                # The seq first, then the row: anything later arrives as a message too.
+                seq = await council.read(meeting_seq, meeting_id=meeting_id)
                 sub = await council.read(find_by_token, token=token)
             except CouncilError:
                 await _refuse(receive, send, CLOSE_NOT_FOUND)
                 return
             await receive()
             await send({"type": "websocket.accept"})
-            snapshot: dict[str, Any] = {"type": "snapshot", "submission": tracking_view(sub)}
+            snapshot: dict[str, Any] = {
+                "type": "snapshot",
+                "seq": seq,
+                "submission": tracking_view(sub),
+            }
             await send({"type": "websocket.send", "text": encode(snapshot)})
-            connection.start(0)
+            connection.start(seq)
             await _wait_for_disconnect(receive)
         finally:
             council.hub.unfollow(token, connection)
