@@ -59,7 +59,7 @@ function card(sub) {
     el("p", { class: "question-meta" },
       sub.avatar_url ? el("img", { class: "avatar", src: sub.avatar_url, alt: "", width: 24, height: 24, loading: "lazy", referrerpolicy: "no-referrer" }) : null,
       questionMeta(sub, strings),
-      sub.handle ? el("span", { class: "handle" }, `@${sub.handle}`) : null,
+      sub.handle ? el("span", { class: "handle" }, sub.handle.startsWith("@") ? sub.handle : `@${sub.handle}`) : null,
       sub.url ? el("a", { href: sub.url, target: "_blank", rel: "noopener noreferrer" }, strings.viewPost) : null),
     sub.rejection_reason ? el("p", { class: "muted small" }, `${strings.reason} ${sub.rejection_reason}`) : null,
     sub.merged_into ? el("p", { class: "muted small" }, format(strings.mergedInto, { n: sub.merged_into })) : null,
