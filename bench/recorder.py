@@ -60,7 +60,7 @@ from council.archive.recorder import (  # noqa: E402
     RecorderConfig,
     build_command,
 )
-from tests.archive.publisher import Publisher, free_port, wait_listening  # noqa: E402
+from tests.archive.publisher import Publisher, command, free_port, wait_listening  # noqa: E402
 
 TARGET_RECORDER_PCT = 5.0
 SETTLE_S = 3.0  # after "recording": connection, probing and the first segment are not billed
@@ -70,34 +70,16 @@ RECORDING_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
 POSTER_AT_S = 30.0
 
+
+# For generating a long recording fast (no -re), the same encoding as the publisher.
 VIDEO = ["-c:v", "libx264", "-g", "60", "-b:v", "3000k", "-maxrate", "3000k"]
 VIDEO += ["-bufsize", "6000k", "-pix_fmt", "yuv420p"]
 AUDIO = ["-c:a", "aac", "-b:a", "128k"]
 
 
 def publisher_args(ffmpeg: str, url: str) -> list[str]:
-    """tests/archive/publisher.py's command at 720p30 and 3 Mbit/s, as in the ffmpeg notes."""
-    lavfi = ["-f", "lavfi", "-re", "-readrate_initial_burst", "0"]
-    return [
-        ffmpeg,
-        "-hide_banner",
-        "-nostats",
-        "-loglevel",
-        "warning",
-        *lavfi,
-        "-i",
-        "testsrc2=size=1280x720:rate=30",
-        *lavfi,
-        "-i",
-        "sine=frequency=440:sample_rate=48000",
-        *VIDEO,
-        "-preset",
-        "veryfast",
-        *AUDIO,
-        "-f",
-        "flv",
-        url,
-    ]
+    """The test suite's publisher at 720p30 and 3 Mbit/s, as in the ffmpeg notes."""
+    return command(ffmpeg, "flv", url, size="1280x720", video_kbps=3000, audio_kbps=128)
 
 
 def hls_output(folder: Path) -> list[str]:

@@ -62,14 +62,14 @@ class Publisher:
 
     @classmethod
     def rtmp(cls, ffmpeg: str, port: int, log: Path, path: str = "live/council") -> Publisher:
-        return cls(_command(ffmpeg, "flv", f"rtmp://127.0.0.1:{port}/{path}"), log)
+        return cls(command(ffmpeg, "flv", f"rtmp://127.0.0.1:{port}/{path}"), log)
 
     @classmethod
     def srt(cls, ffmpeg: str, port: int, log: Path, passphrase: str | None = None) -> Publisher:
         url = f"srt://127.0.0.1:{port}?mode=caller"
         if passphrase:
             url += f"&passphrase={passphrase}"
-        return cls(_command(ffmpeg, "mpegts", url), log)
+        return cls(command(ffmpeg, "mpegts", url), log)
 
     def start(self) -> Self:
         with self.log.open("ab") as log:
@@ -131,8 +131,25 @@ class Publisher:
         self.kill()
 
 
-def _command(ffmpeg: str, muxer: str, url: str) -> list[str]:
+def command(
+    ffmpeg: str,
+    muxer: str,
+    url: str,
+    *,
+    size: str = "640x360",
+    video_kbps: int = 800,
+    audio_kbps: int = 64,
+) -> list[str]:
+    """A real-time synthetic publisher: test picture and tone, H.264 (2 s keyframes) and AAC."""
     lavfi = ["-f", "lavfi", "-re", "-readrate_initial_burst", "0"]
+    rate = [
+        "-b:v",
+        f"{video_kbps}k",
+        "-maxrate",
+        f"{video_kbps}k",
+        "-bufsize",
+        f"{2 * video_kbps}k",
+    ]
     return [
         ffmpeg,
         "-hide_banner",
@@ -141,7 +158,7 @@ def _command(ffmpeg: str, muxer: str, url: str) -> list[str]:
         "warning",
         *lavfi,
         "-i",
-        "testsrc2=size=640x360:rate=30",
+        f"testsrc2=size={size}:rate=30",
         *lavfi,
         "-i",
         "sine=frequency=440:sample_rate=48000",
@@ -151,14 +168,13 @@ def _command(ffmpeg: str, muxer: str, url: str) -> list[str]:
         "veryfast",
         "-g",
         "60",
-        "-b:v",
-        "800k",
+        *rate,
         "-pix_fmt",
         "yuv420p",
         "-c:a",
         "aac",
         "-b:a",
-        "64k",
+        f"{audio_kbps}k",
         "-f",
         muxer,
         url,
