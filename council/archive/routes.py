@@ -11,7 +11,6 @@ from fastapi.responses import FileResponse, PlainTextResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from council.archive.recordings import latest_recording
 from council.archive.replay import archive, chapters_vtt, questions_csv, ready_recording
 from council.auth import council_of
 from council.errors import NotFound
@@ -130,5 +129,3 @@ async def get_live(slug: str, name: str, request: Request) -> Response:
         headers={"Cache-Control": "public, max-age=31536000, immutable"},
     )
 
-
-__all__ = ["latest_recording", "router"]
