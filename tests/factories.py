@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select, update
 
+from council.app import create_app
 from council.db import Database
 from council.intake import Limits, check_question, submit
 from council.meetings import create_meeting, start_meeting
-from council.models import Submission
+from council.models import CollectorState, Event, Recording, Submission
 from council.moderation import actions
 from council.moderation.accounts import add_user, create_token
+from council.settings import Settings
+
+if TYPE_CHECKING:
+    # A type only: the module is a pytest plugin, registered (and rewritten) by conftest.
+    from tests.fakes.x_api import FakeX
 
 PASSWORD = "correct-horse-battery"
 T = TypeVar("T")
@@ -96,3 +108,105 @@ def log_in(client: TestClient, username: str = "mod", password: str = PASSWORD) 
     )
     assert response.status_code == 303, response.text
     return csrf_from(client.get("/").text)
+
+
+# -- running the CLI as a clerk does ------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def council_env(data_dir: Path) -> dict[str, str]:
+    # The developer's own COUNCIL_* settings (a real database above all) must not leak in.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COUNCIL_")}
+    env["COUNCIL_DATA_DIR"] = str(data_dir)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+# -- the archive: a finished recording, and events at known moments -----------------------------
+
+T0 = datetime(2026, 11, 24, 19, 0, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def recorded(db: Database, settings: Settings, *, mp4_bytes: bytes = b"\0" * 4096) -> None:
+    """A finished recording of two parts (as the recorder leaves it), with its files."""
+    folder = settings.data_dir / "recordings" / "pleno" / "x"
+    folder.mkdir(parents=True)
+    (folder / "meeting.mp4").write_bytes(mp4_bytes)
+    (folder / "poster.jpg").write_bytes(b"\xff\xd8\xff")
+    with db.session() as session, session.begin():
+        session.add(
+            Recording(
+                meeting_id=1,
+                desired="stopped",
+                status="ready",
+                mode="rtmp",
+                folder="recordings/pleno/x",
+                mp4="recordings/pleno/x/meeting.mp4",
+                poster="recordings/pleno/x/poster.jpg",
+                duration_s=90.0,
+                started_at=at(0),
+                parts=[
+                    {"index": 0, "anchor": at(0.6).isoformat(), "duration_s": 60.0},
+                    {"index": 1, "anchor": at(100.6).isoformat(), "duration_s": 30.0},
+                ],
+            )
+        )
+
+
+def happened_at(db: Database, event_type: str, seconds: float, nth: int = 0) -> None:
+    """Put an event at a known moment (the test cannot wait real minutes)."""
+    with db.session() as session, session.begin():
+        events = session.query(Event).filter(Event.type == event_type).order_by(Event.seq).all()
+        session.execute(
+            update(Event).where(Event.id == events[nth].id).values(created_at=at(seconds))
+        )
+
+
+# -- the X collector against the fake X API -----------------------------------------------------
+
+
+def x_settings(tmp_path: Path, fake_x: FakeX, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "x_bearer_token": "app-bearer-token",
+        "x_api_base_url": fake_x.base_url,
+        "x_poll_seconds": 0.05,
+        "_env_file": None,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@contextmanager
+def running(settings: Settings, *, meeting: bool = True) -> Iterator[tuple[FastAPI, TestClient]]:
+    """The app with its lifespan running (so its collectors run), a live meeting if asked."""
+    app = create_app(settings)
+    if meeting and not questions(app.state.council.db) and not _has_meeting(app):
+        make_meeting(app.state.council.db)
+    with TestClient(app) as client:
+        yield app, client
+
+
+def _has_meeting(app: FastAPI) -> bool:
+    from council.meetings import list_meetings
+
+    return bool(app.state.council.db.run_read(list_meetings))
+
+
+def questions(db: Database) -> list[Submission]:
+    with db.session() as session:
+        return list(session.scalars(select(Submission).order_by(Submission.id)).all())
+
+
+def collector(db: Database) -> CollectorState | None:
+    with db.session() as session:
+        return session.scalar(select(CollectorState).where(CollectorState.source == "x"))
+
+
+def searches(fake_x: FakeX) -> list[Any]:
+    return [r for r in fake_x.requests if r.path == "/2/tweets/search/recent"]

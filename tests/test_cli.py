@@ -23,16 +23,9 @@ from council.db import Database
 from council.meetings import get_meeting
 from council.models import Event
 from council.settings import Settings
+from tests.factories import council_env
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def council_env(data_dir: Path) -> dict[str, str]:
-    # The developer's own COUNCIL_* settings (a real database above all) must not leak in.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COUNCIL_")}
-    env["COUNCIL_DATA_DIR"] = str(data_dir)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    return env
 
 
 def council(

@@ -16,8 +16,7 @@ from council.meetings import end_meeting
 from council.models import Meeting
 from council.moderation.actions import show
 from council.settings import Settings
-from tests.archive.test_replay import happened_at, recorded
-from tests.factories import make_meeting, make_question
+from tests.factories import happened_at, make_meeting, make_question, recorded
 
 
 def started(db: Database, slug: str, when: datetime) -> None:

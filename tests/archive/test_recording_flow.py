@@ -16,8 +16,14 @@ from council.app import create_app
 from council.models import Recording
 from council.settings import Settings
 from tests.archive.publisher import Publisher, free_port, is_listening
-from tests.factories import make_meeting, make_question, make_token, make_user, wait_until
-from tests.test_cli import council_env
+from tests.factories import (
+    council_env,
+    make_meeting,
+    make_question,
+    make_token,
+    make_user,
+    wait_until,
+)
 
 
 def recording(app: object) -> Recording | None:

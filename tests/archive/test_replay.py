@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -12,50 +11,9 @@ from sqlalchemy import update
 
 from council.agenda import add_item, next_item
 from council.db import Database
-from council.models import Event, Recording
+from council.models import Recording
 from council.settings import Settings
-from tests.factories import make_question
-
-T0 = datetime(2026, 11, 24, 19, 0, 0, tzinfo=UTC)
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def recorded(db: Database, settings: Settings, *, mp4_bytes: bytes = b"\0" * 4096) -> None:
-    """A finished recording of two parts (as the recorder leaves it), with its files."""
-    folder = settings.data_dir / "recordings" / "pleno" / "x"
-    folder.mkdir(parents=True)
-    (folder / "meeting.mp4").write_bytes(mp4_bytes)
-    (folder / "poster.jpg").write_bytes(b"\xff\xd8\xff")
-    with db.session() as session, session.begin():
-        session.add(
-            Recording(
-                meeting_id=1,
-                desired="stopped",
-                status="ready",
-                mode="rtmp",
-                folder="recordings/pleno/x",
-                mp4="recordings/pleno/x/meeting.mp4",
-                poster="recordings/pleno/x/poster.jpg",
-                duration_s=90.0,
-                started_at=at(0),
-                parts=[
-                    {"index": 0, "anchor": at(0.6).isoformat(), "duration_s": 60.0},
-                    {"index": 1, "anchor": at(100.6).isoformat(), "duration_s": 30.0},
-                ],
-            )
-        )
-
-
-def happened_at(db: Database, event_type: str, seconds: float, nth: int = 0) -> None:
-    """Put an event at a known moment (the test cannot wait real minutes)."""
-    with db.session() as session, session.begin():
-        events = session.query(Event).filter(Event.type == event_type).order_by(Event.seq).all()
-        session.execute(
-            update(Event).where(Event.id == events[nth].id).values(created_at=at(seconds))
-        )
+from tests.factories import happened_at, make_question, recorded
 
 
 def test_questions_sit_at_the_moments_they_were_on_screen(

@@ -14,8 +14,7 @@ from sqlalchemy import select
 from council.db import Database
 from council.models import Reply, Submission
 from council.settings import Settings
-from tests.collectors.test_x import questions, running, x_settings
-from tests.factories import make_token, make_user, wait_until
+from tests.factories import make_token, make_user, questions, running, wait_until, x_settings
 from tests.fakes.x_api import FakeX
 
 KEYS = {

@@ -3,66 +3,26 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from council.app import create_app
-from council.db import Database
-from council.models import CollectorState, Submission
 from council.residents import add_resident
-from council.settings import Settings
-from tests.factories import make_meeting, make_token, make_user, wait_until
+from tests.factories import (
+    collector,
+    make_meeting,
+    make_token,
+    make_user,
+    questions,
+    running,
+    searches,
+    wait_until,
+    x_settings,
+)
 from tests.fakes.x_api import FakeX
-
-
-def x_settings(tmp_path: Path, fake_x: FakeX, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": tmp_path / "data",
-        "x_bearer_token": "app-bearer-token",
-        "x_api_base_url": fake_x.base_url,
-        "x_poll_seconds": 0.05,
-        "_env_file": None,
-    }
-    values.update(overrides)
-    return Settings(**values)
-
-
-@contextmanager
-def running(settings: Settings, *, meeting: bool = True) -> Iterator[tuple[FastAPI, TestClient]]:
-    """The app with its lifespan running (so its collectors run), a live meeting if asked."""
-    app = create_app(settings)
-    if meeting and not questions(app.state.council.db) and not _has_meeting(app):
-        make_meeting(app.state.council.db)
-    with TestClient(app) as client:
-        yield app, client
-
-
-def _has_meeting(app: FastAPI) -> bool:
-    from council.meetings import list_meetings
-
-    return bool(app.state.council.db.run_read(list_meetings))
-
-
-def questions(db: Database) -> list[Submission]:
-    with db.session() as session:
-        return list(session.scalars(select(Submission).order_by(Submission.id)).all())
-
-
-def collector(db: Database) -> CollectorState | None:
-    with db.session() as session:
-        return session.scalar(select(CollectorState).where(CollectorState.source == "x"))
-
-
-def searches(fake_x: FakeX) -> list[Any]:
-    return [r for r in fake_x.requests if r.path == "/2/tweets/search/recent"]
 
 
 def test_tweets_arrive_in_the_queue_with_author_avatar_and_link(

@@ -9,8 +9,15 @@ from fastapi.testclient import TestClient
 
 from council.app import create_app
 from council.meetings import end_meeting
-from tests.collectors.test_x import collector, questions, running, searches, x_settings
-from tests.factories import make_meeting, wait_until
+from tests.factories import (
+    collector,
+    make_meeting,
+    questions,
+    running,
+    searches,
+    wait_until,
+    x_settings,
+)
 from tests.fakes.x_api import FakeX
 
 
