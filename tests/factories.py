@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,10 +14,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import httpx
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+import council.meetings
+import council.moderation.accounts
 from council.app import create_app
 from council.db import Database
 from council.intake import Limits, check_question, submit
@@ -42,6 +49,19 @@ def wait_until(probe: Callable[[], T], *, timeout: float = 10.0, every: float = 
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up after {timeout} s; last answer: {value!r}")
         time.sleep(every)
+
+
+def receive_until(ws: Any, predicate: Callable[[dict[str, Any]], bool], limit: int = 50) -> list:
+    """Websocket messages up to and including the first that matches (pings skipped)."""
+    seen: list[dict[str, Any]] = []
+    for _ in range(limit):
+        message = ws.receive_json()
+        if message["type"] == "ping":
+            continue
+        seen.append(message)
+        if predicate(message):
+            return seen
+    raise AssertionError(f"no matching message in {seen}")
 
 
 def make_meeting(db: Database, slug: str = "pleno", *, live: bool = True, **kwargs: Any) -> str:
@@ -210,3 +230,133 @@ def collector(db: Database) -> CollectorState | None:
 
 def searches(fake_x: FakeX) -> list[Any]:
     return [r for r in fake_x.requests if r.path == "/2/tweets/search/recent"]
+
+
+# -- the real app under uvicorn, for browser and socket tests ---------------------------------
+
+LIVE_SLUG = "pleno"
+LIVE_TITLE = "Pleno de Jun"
+LIVE_MODERATOR = "mod"
+LIVE_PASSWORD = "correct-horse-1"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class LiveServer:
+    """A Council app under uvicorn in a thread; `start` again makes a new app on the same data."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir = data_dir
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.app: Any = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        # Extra settings for the next start, e.g. the X collector pointed at the fake X API.
+        self.overrides: dict[str, Any] = {}
+
+    def settings(self) -> Settings:
+        # Everything explicit, so COUNCIL_* variables or a .env of the machine cannot leak in.
+        return Settings(
+            _env_file=None,
+            data_dir=self.data_dir,
+            database_url=f"sqlite:///{(self.data_dir / 'council.db').resolve()}",
+            submission_rate_limit="1000/minute",
+            login_rate_limit="1000/minute",
+            **self.overrides,
+        )
+
+    @property
+    def db(self) -> Any:
+        return self.app.state.council.db
+
+    def start(self) -> None:
+        assert self._server is None, "already running"
+        self.app = create_app(self.settings())
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            ws_per_message_deflate=False,
+            log_level="warning",
+            timeout_graceful_shutdown=5,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, name=f"uvicorn-{self.port}", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError(f"uvicorn did not start on port {self.port}")
+            if time.monotonic() > deadline:
+                server.should_exit = True
+                raise RuntimeError(f"uvicorn took over 20 s to start on port {self.port}")
+            time.sleep(0.02)
+        self._server, self._thread = server, thread
+
+    def on_loop(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the server's event loop (where the hub lives) and return its result."""
+        assert self._server is not None and self._server.servers, "not running"
+        loop = self._server.servers[0].get_loop()
+
+        async def call() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(call(), loop).result(timeout=10)
+
+    def stop(self) -> None:
+        if self._server is None or self._thread is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(timeout=15)
+        alive = self._thread.is_alive()
+        self._server, self._thread = None, None
+        if alive:
+            raise RuntimeError("uvicorn did not stop within 15 s")
+
+    # -- data through the domain layer, on the same database ----------------------------------
+
+    def write(self, fn: Any, **kwargs: Any) -> Any:
+        result, _events = self.db.run_write(fn, **kwargs)
+        return result
+
+    def moderator_token(self) -> str:
+        token: str = self.write(council.moderation.accounts.create_token, username=LIVE_MODERATOR)
+        return token
+
+    def api(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=10)
+
+    def submit(self, *, name: str, text: str, neighborhood: str | None = None) -> dict[str, Any]:
+        """A question through the public API, as a phone sends it: ``{id, status, track_url}``."""
+        body = {"name": name, "text": text}
+        if neighborhood is not None:
+            body["neighborhood"] = neighborhood
+        with self.api() as client:
+            response = client.post(f"/api/meetings/{LIVE_SLUG}/submissions", json=body)
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    def act(self, token: str, submission_id: int, action: str) -> dict[str, Any]:
+        """A moderator action through the API with a bearer token."""
+        with self.api(token) as client:
+            url = f"/api/meetings/{LIVE_SLUG}/submissions/{submission_id}/{action}"
+            response = client.post(url)
+        assert response.status_code == 200, response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def state(self) -> dict[str, Any]:
+        """The public state of the meeting: ``{meeting, seq, on_screen, approved}``."""
+        with self.api() as client:
+            response = client.get(f"/api/meetings/{LIVE_SLUG}/state")
+        assert response.status_code == 200, response.text
+        state: dict[str, Any] = response.json()
+        return state

@@ -2,9 +2,9 @@
 
 Publishing encodes a message once per audience and *offers* it to each connection;
 it never waits for any client. A connection whose socket can take the bytes now is
-written to at once: the ASGI ``send`` is started eagerly, and uvicorn's completes
-without suspending while the socket is writable, so the common case costs about what
-``websockets.broadcast()`` costs (measured in bench/fanout.py). When a client's
+written to at once: the frame, built once, goes straight to its transport under uvicorn
+(council/live/frames.py); elsewhere the ASGI ``send`` is started eagerly, and completes
+without suspending while the socket is writable. When a client's
 socket is full, the rest of that send and anything after it wait in that
 connection's own bounded backlog, drained by a task of its own; a client that falls
 ``limit`` messages behind is dropped (close code 4008) and resumes on reconnect with
@@ -23,19 +23,22 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from council.events import PublishedEvent
+from council.live.frames import FrameWriter, frame_writer, text_frame
 from council.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
-# (seq or None, the ASGI message): built once per broadcast and shared by every connection,
-# since uvicorn only reads it.
-Item = tuple[int | None, dict[str, Any]]
+# (seq or None, the ASGI message, the same message as a websocket frame): built once per
+# broadcast and shared by every connection, since neither uvicorn nor the socket changes them.
+Item = tuple[int | None, dict[str, Any], bytes]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-PING = json.dumps({"type": "ping"})
 
 
-def frame(text: str) -> dict[str, Any]:
-    return {"type": "websocket.send", "text": text}
+def outgoing(seq: int | None, text: str) -> Item:
+    return (seq, {"type": "websocket.send", "text": text}, text_frame(text))
+
+
+PING = outgoing(None, json.dumps({"type": "ping"}))
 
 
 CLOSE_TOO_SLOW = 4008
@@ -74,11 +77,22 @@ async def _resume(coro: Coroutine[Any, Any, Any], waiting: Any) -> None:
 class Connection:
     """One websocket's place in the hub: what it has seen, and what waits for it."""
 
-    __slots__ = ("audience", "backlog", "busy", "dropped", "last_seq", "limit", "ready", "send")
+    __slots__ = (
+        "audience",
+        "backlog",
+        "busy",
+        "dropped",
+        "last_seq",
+        "limit",
+        "ready",
+        "send",
+        "write_frame",
+    )
 
     def __init__(self, audience: str, send: Send, limit: int) -> None:
         self.audience = audience
         self.send = send
+        self.write_frame: FrameWriter | None = frame_writer(send)
         self.limit = limit
         self.last_seq = 0
         self.dropped = False
@@ -93,11 +107,13 @@ class Connection:
             return False
         if self.ready and self.busy is None:
             # The fast path, inlined: this runs once per client per message.
-            seq, message = item
+            seq, message, raw = item
             if seq is not None:
                 if seq <= self.last_seq:
                     return True
                 self.last_seq = seq
+            if self.write_frame is not None and self.write_frame(raw):
+                return True
             coro = self.send(message)
             try:
                 waiting = coro.send(None)  # type: ignore[attr-defined]
@@ -124,7 +140,7 @@ class Connection:
             self._send_now(self.backlog.popleft())
 
     def _fresh(self, item: Item) -> dict[str, Any] | None:
-        seq, message = item
+        seq, message, _raw = item
         if seq is not None:
             if seq <= self.last_seq:
                 return None  # the snapshot or the replay already covered it
@@ -134,6 +150,8 @@ class Connection:
     def _send_now(self, item: Item) -> bool:
         message = self._fresh(item)
         if message is None:
+            return True
+        if self.write_frame is not None and self.write_frame(item[2]):
             return True
         coro = self.send(message)
         try:
@@ -225,19 +243,19 @@ class Hub:
                     continue
                 message = event.message(audience)
                 if message is not None:
-                    self._offer_all(members, (event.seq, frame(encode(message))))
+                    self._offer_all(members, outgoing(event.seq, encode(message)))
             for token, view in event.tracking.items():
                 followers = self._tracking.get(token)
                 if followers:
                     text = encode({"type": "status", "seq": event.seq, "submission": view})
-                    self._offer_all(followers, (event.seq, frame(text)))
+                    self._offer_all(followers, outgoing(event.seq, text))
         self._freeze_soon()
 
     def notify(self, meeting_id: int, audience: str, message: dict[str, Any]) -> None:
         """A message outside the event log (no seq): not replayed, current state only."""
         members = self._meetings.get((meeting_id, audience))
         if members:
-            self._offer_all(members, (None, frame(encode(message))))
+            self._offer_all(members, outgoing(None, encode(message)))
 
     def _offer_all(self, members: set[Connection], item: Item) -> None:
         for connection in list(members):
@@ -271,7 +289,6 @@ class Hub:
     async def _ping_forever(self) -> None:
         while True:
             await asyncio.sleep(self.ping_seconds)
-            ping = frame(PING)
             for members in [*self._meetings.values(), *self._tracking.values()]:
-                self._offer_all(members, (None, ping))
+                self._offer_all(members, PING)
             self._freeze_soon()

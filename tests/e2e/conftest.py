@@ -9,27 +9,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 import council.meetings
 import council.moderation.accounts
-from council.app import create_app
-from council.settings import Settings
-
-SLUG = "pleno"
-TITLE = "Pleno de Jun"
-MODERATOR = "mod"
-PASSWORD = "correct-horse-1"
+from tests.factories import LIVE_MODERATOR as MODERATOR
+from tests.factories import LIVE_PASSWORD as PASSWORD
+from tests.factories import LIVE_SLUG as SLUG
+from tests.factories import LIVE_TITLE as TITLE
+from tests.factories import LiveServer, free_port
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -52,117 +45,6 @@ def chromium_path() -> str | None:
     if found:
         return found
     return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class LiveServer:
-    """A Council app under uvicorn in a thread; `start` again makes a new app on the same data."""
-
-    def __init__(self, data_dir: Path, port: int) -> None:
-        self.data_dir = data_dir
-        self.port = port
-        self.base_url = f"http://127.0.0.1:{port}"
-        self.app: Any = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        # Extra settings for the next start, e.g. the X collector pointed at the fake X API.
-        self.overrides: dict[str, Any] = {}
-
-    def settings(self) -> Settings:
-        # Everything explicit, so COUNCIL_* variables or a .env of the machine cannot leak in.
-        return Settings(
-            _env_file=None,
-            data_dir=self.data_dir,
-            database_url=f"sqlite:///{(self.data_dir / 'council.db').resolve()}",
-            submission_rate_limit="1000/minute",
-            login_rate_limit="1000/minute",
-            **self.overrides,
-        )
-
-    @property
-    def db(self) -> Any:
-        return self.app.state.council.db
-
-    def start(self) -> None:
-        assert self._server is None, "already running"
-        self.app = create_app(self.settings())
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            ws_per_message_deflate=False,
-            log_level="warning",
-            timeout_graceful_shutdown=5,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name=f"uvicorn-{self.port}", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError(f"uvicorn did not start on port {self.port}")
-            if time.monotonic() > deadline:
-                server.should_exit = True
-                raise RuntimeError(f"uvicorn took over 20 s to start on port {self.port}")
-            time.sleep(0.02)
-        self._server, self._thread = server, thread
-
-    def stop(self) -> None:
-        if self._server is None or self._thread is None:
-            return
-        self._server.should_exit = True
-        self._thread.join(timeout=15)
-        alive = self._thread.is_alive()
-        self._server, self._thread = None, None
-        if alive:
-            raise RuntimeError("uvicorn did not stop within 15 s")
-
-    # -- data through the domain layer, on the same database ----------------------------------
-
-    def write(self, fn: Any, **kwargs: Any) -> Any:
-        result, _events = self.db.run_write(fn, **kwargs)
-        return result
-
-    def moderator_token(self) -> str:
-        token: str = self.write(council.moderation.accounts.create_token, username=MODERATOR)
-        return token
-
-    def api(self, token: str | None = None) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.base_url, headers=headers, timeout=10)
-
-    def submit(self, *, name: str, text: str, neighborhood: str | None = None) -> dict[str, Any]:
-        """A question through the public API, as a phone sends it: ``{id, status, track_url}``."""
-        body = {"name": name, "text": text}
-        if neighborhood is not None:
-            body["neighborhood"] = neighborhood
-        with self.api() as client:
-            response = client.post(f"/api/meetings/{SLUG}/submissions", json=body)
-        assert response.status_code == 201, response.text
-        created: dict[str, Any] = response.json()
-        return created
-
-    def act(self, token: str, submission_id: int, action: str) -> dict[str, Any]:
-        """A moderator action through the API with a bearer token."""
-        with self.api(token) as client:
-            response = client.post(f"/api/meetings/{SLUG}/submissions/{submission_id}/{action}")
-        assert response.status_code == 200, response.text
-        answer: dict[str, Any] = response.json()
-        return answer
-
-    def state(self) -> dict[str, Any]:
-        """The public state of the meeting: ``{meeting, seq, on_screen, approved}``."""
-        with self.api() as client:
-            response = client.get(f"/api/meetings/{SLUG}/state")
-        assert response.status_code == 200, response.text
-        state: dict[str, Any] = response.json()
-        return state
 
 
 @pytest.fixture
