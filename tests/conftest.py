@@ -10,19 +10,45 @@ from fastapi.testclient import TestClient
 from council.app import create_app
 from council.db import Database
 from council.settings import Settings
-from tests.factories import log_in, make_meeting, make_token, make_user
+from tests.factories import log_in, make_meeting, make_token, make_user, postgres_database
 
 pytest_plugins = ["tests.fakes.x_api"]
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", submission_rate_limit="1000/minute", _env_file=None)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Modules marked `both_databases` run every test on SQLite and on PostgreSQL.
+    if "database_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_databases"
+    ):
+        metafunc.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
 
 @pytest.fixture
-def app(settings: Settings) -> FastAPI:
-    return create_app(settings)
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None: the default SQLite file in the data folder; or a fresh PostgreSQL database."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield None
+        return
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        submission_rate_limit="1000/minute",
+        _env_file=None,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[FastAPI]:
+    application = create_app(settings)
+    yield application
+    # A test that never started the app (no TestClient) still opened database connections.
+    application.state.council.db.engine.dispose()
 
 
 @pytest.fixture

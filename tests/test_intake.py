@@ -15,6 +15,8 @@ from council.models import Submission
 from council.settings import Settings
 from tests.factories import make_meeting
 
+pytestmark = pytest.mark.both_databases
+
 URL = "/api/meetings/pleno/submissions"
 
 
@@ -192,11 +194,13 @@ def test_acknowledged_question_survives_a_restart(settings: Settings) -> None:
     again = create_app(settings)
     with TestClient(again) as client:
         assert client.get("/api/meetings/pleno/state").status_code == 200
-    with again.state.council.db.session() as session:
-        sub = session.get(Submission, sub_id)
-        assert sub is not None and sub.original_text == "persiste"
+        with again.state.council.db.session() as session:
+            sub = session.get(Submission, sub_id)
+            assert sub is not None and sub.original_text == "persiste"
 
 
 def test_sqlite_runs_in_wal_mode(db: Database) -> None:
+    if not db.url.startswith("sqlite"):
+        pytest.skip("a SQLite setting")
     with db.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"

@@ -15,6 +15,8 @@ from council.moderation.actions import approve
 from council.services import Council
 from tests.factories import make_question
 
+pytestmark = pytest.mark.both_databases
+
 
 def test_failed_write_publishes_nothing_and_changes_nothing(
     app: FastAPI, db: Database, meeting: str

@@ -16,6 +16,8 @@ from council.db import Database
 from council.settings import Settings
 from tests.factories import make_meeting, make_question, make_user
 
+pytestmark = pytest.mark.both_databases
+
 SECRET = "texto-secreto-pendiente"
 
 

@@ -10,6 +10,8 @@ from council.db import Database
 from council.models import Event, Submission
 from tests.factories import make_question
 
+pytestmark = pytest.mark.both_databases
+
 STATUSES = ["pending", "approved", "on_screen", "answered", "rejected"]
 
 # (status before, action) -> status after; every pair not listed must be refused with 409.
