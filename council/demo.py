@@ -1,9 +1,12 @@
 """``council demo``: a throwaway live meeting with questions arriving, to look at every page.
 
-Everything lives in a temporary folder that is removed on exit. The sample
-questions go through the same domain functions as real ones (``check_question``
-then ``submit`` through ``Council.act``), so the moderation queue, the screen,
-the public page and the tracking page all behave exactly as in a real meeting.
+Everything lives in a temporary folder that is removed on exit. Web-form samples go
+through the same domain functions as real ones (``check_question`` then ``submit``
+through ``Council.act``). Samples from X, Mastodon and Bluesky are posted on stand-in
+APIs on 127.0.0.1 (council/sandbox/), and Council's real collectors bring them in, so
+the queue, the screen, the public page and the tracking page behave exactly as in a
+real meeting, and the moderator page shows each source's health. Nothing reaches the
+network, whatever credentials the environment holds.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from council.intake import check_question, submit
 from council.meetings import create_meeting, start_meeting
 from council.moderation import actions
 from council.moderation.accounts import add_user
+from council.residents import add_resident
+from council.sandbox import Sandbox
 from council.services import Council
 from council.settings import Settings
 
@@ -81,6 +86,8 @@ SAMPLES: tuple[Sample, ...] = (
         "Will the recycling point near the school get a second glass "
         "container? It is full every weekend.",
         "Los Tablones",
+        "mastodon",
+        "@tomf@mastodon.online",
     ),
     Sample(
         "Carmen Ortega",
@@ -107,7 +114,8 @@ SAMPLES: tuple[Sample, ...] = (
         "¿Cuánto ha costado la reforma del polideportivo y cuándo abre la piscina?",
         "Los Tablones",
         "mastodon",
-        "@paco@mastodon.social",
+        "@paco@jun.social",
+        True,
     ),
     Sample(
         "Inés Gómez",
@@ -133,6 +141,8 @@ SAMPLES: tuple[Sample, ...] = (
         "How can foreign residents sign up for the municipal sports "
         "activities? The form is only in Spanish.",
         "Los Tablones",
+        "bluesky",
+        "@davidchen.bsky.social",
     ),
     Sample(
         "Begoña Sáez",
@@ -141,6 +151,7 @@ SAMPLES: tuple[Sample, ...] = (
         "Barrio de la Iglesia",
         "bluesky",
         "@begosaez.bsky.social",
+        True,
     ),
     Sample(
         "Manolo Peña",
@@ -210,24 +221,35 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 # Anything that could reach real data or outside services is switched off in the demo,
-# whatever the environment says. Names the settings do not have (yet) are left out.
+# whatever the environment says; the sources then read the stand-ins (see demo_settings).
+# Names the settings do not have (yet) are left out.
 DEMO_OVERRIDES: dict[str, Any] = {
     "redis_url": None,
     "public_url": None,
     "secure_cookies": False,
     "auto_migrate": True,
     "x_bearer_token": None,
+    "x_stream": False,
     "x_replies": False,
+    "x_cost_cap": None,
     "mastodon_instances": "",
     "mastodon_token": None,
+    "mastodon_stream": False,
+    "mastodon_replies": False,
     "bluesky_handle": None,
     "bluesky_app_password": None,
+    "bluesky_replies": False,
+    "record_when_live": None,
 }
+SOURCE_NAMES = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky"}
 
 
-def demo_settings(data_dir: Path) -> Settings:
-    """The environment's settings (language, limits), pointed at the throwaway folder."""
+def demo_settings(data_dir: Path, sandbox: Sandbox | None = None) -> Settings:
+    """The environment's settings (language, limits), pointed at the throwaway folder and,
+    for X, Mastodon and Bluesky, at the stand-ins."""
     overrides = {k: v for k, v in DEMO_OVERRIDES.items() if k in Settings.model_fields}
+    if sandbox is not None:
+        overrides.update(sandbox.settings())
     return Settings(
         data_dir=data_dir,
         database_url=f"sqlite:///{(data_dir / 'council.db').resolve()}",
@@ -237,34 +259,51 @@ def demo_settings(data_dir: Path) -> Settings:
 
 
 class SampleFeed:
-    """Hands out the sample questions in turn, round and round, each with a unique id."""
+    """Hands out the sample questions in turn, round and round.
 
-    def __init__(self, council: Council) -> None:
+    A web sample is a question to submit; any other is a post for that source's stand-in,
+    which the collector then brings in like any post.
+    """
+
+    def __init__(self, council: Council, sandbox: Sandbox | None = None) -> None:
         self.council = council
+        self.sandbox = sandbox
         self._samples: Iterator[Sample] = itertools.cycle(SAMPLES)
-        self._count = itertools.count(1)
+
+    def next_sample(self) -> Sample:
+        sample = next(self._samples)
+        while self.sandbox is None and sample.source != "web":
+            sample = next(self._samples)
+        return sample
 
     def next_kwargs(self) -> dict[str, Any]:
-        sample, n = next(self._samples), next(self._count)
+        """The next web sample, as ``submit`` takes it."""
+        sample = self.next_sample()
+        while sample.source != "web":
+            sample = self.next_sample()
+        return self.web_kwargs(sample)
+
+    def web_kwargs(self, sample: Sample) -> dict[str, Any]:
         question = check_question(
             name=sample.name,
             text=sample.text,
             neighborhood=sample.neighborhood,
             limits=self.council.limits,
         )
-        kwargs: dict[str, Any] = {"slug": SLUG, "question": question, "source": sample.source}
-        if sample.source != "web":
-            kwargs.update(
-                handle=sample.handle,
-                verified=sample.verified,
-                external_id=f"demo-{n}",
-                posted_at=datetime.now(UTC),
-            )
-        return kwargs
+        return {"slug": SLUG, "question": question, "source": "web"}
+
+    def post(self, sample: Sample) -> None:
+        """Post a social sample on its stand-in, with the meeting's hashtag."""
+        assert self.sandbox is not None and sample.handle is not None
+        text = sample.text
+        if f"#{HASHTAG}".lower() not in text.lower():
+            text = f"{text} #{HASHTAG}"
+        self.sandbox.post(sample.source, name=sample.name, handle=sample.handle, text=text)
 
 
 def set_up(council: Council, feed: SampleFeed, password: str) -> str:
-    """The live meeting, its moderator, and a few questions already moderated.
+    """The live meeting, its moderator, the verified residents, and a few questions already
+    moderated; one post on each social stand-in, so every source shows from the start.
 
     Returns the tracking token of a question left waiting, so the visitor can approve it
     and watch its tracking page change.
@@ -283,6 +322,15 @@ def set_up(council: Council, feed: SampleFeed, password: str) -> str:
     )
     write(start_meeting, slug=SLUG, actor=DEMO_ACTOR)
     write(add_user, username=MODERATOR, password=password, role="moderator")
+    for sample in SAMPLES:
+        if sample.verified and sample.handle:
+            write(
+                add_resident,
+                handle=sample.handle,
+                source=sample.source,
+                note="demo",
+                actor=DEMO_ACTOR,
+            )
 
     def tracked(session: Session, **kwargs: Any) -> str:
         return submit(session, **kwargs).track_token
@@ -293,6 +341,9 @@ def set_up(council: Council, feed: SampleFeed, password: str) -> str:
     for sub_id in ids:
         write(actions.approve, slug=SLUG, submission_id=sub_id, actor=DEMO_ACTOR)
     write(actions.show, slug=SLUG, submission_id=ids[0], actor=DEMO_ACTOR)
+    if feed.sandbox is not None:
+        for source in SOURCE_NAMES:
+            feed.post(next(s for s in SAMPLES if s.source == source))
     return token
 
 
@@ -311,6 +362,10 @@ def banner(*, base: str, password: str, track_path: str, data_dir: Path, every: 
         _("  Username:        {user}").format(user=MODERATOR),
         _("  Password:        {password}").format(password=password),
         "",
+        _(
+            "Posts on X, Mastodon and Bluesky come from stand-in servers on this machine, "
+            "read by Council's real collectors (the Sources panel on the moderator page)."
+        ),
         _("Data is in {path} and is deleted when you stop the demo with Ctrl-C.").format(
             path=data_dir
         ),
@@ -327,7 +382,17 @@ async def trickle(server: uvicorn.Server, feed: SampleFeed, *, every: float, ann
     print(announce, flush=True)
     while not server.should_exit:
         await asyncio.sleep(every * random.uniform(0.6, 1.4))
-        kwargs = feed.next_kwargs()
+        sample = feed.next_sample()
+        if sample.source != "web":
+            feed.post(sample)
+            print(
+                _("  new post on {service} from {name} ({handle})").format(
+                    service=SOURCE_NAMES[sample.source], name=sample.name, handle=sample.handle
+                ),
+                flush=True,
+            )
+            continue
+        kwargs = feed.web_kwargs(sample)
         try:
             sub = await feed.council.act(submit, **kwargs)
         except CouncilError as exc:  # e.g. the visitor ended the meeting from the admin page
@@ -352,12 +417,14 @@ def run_demo(*, host: str, port: int | None, trickle_seconds: float) -> int:
         port = Settings().port
     data_dir = Path(tempfile.mkdtemp(prefix="council-demo-"))
     council: Council | None = None
+    sandbox = Sandbox(poll_seconds=min(1.0, trickle_seconds))
     try:
         sock = bind(host, port)
-        app = create_app(demo_settings(data_dir))
+        sandbox.start()
+        app = create_app(demo_settings(data_dir, sandbox))
         council = app.state.council
         assert council is not None
-        feed = SampleFeed(council)
+        feed = SampleFeed(council, sandbox)
         password = secrets.token_urlsafe(12)
         token = set_up(council, feed, password)
         actual_port = sock.getsockname()[1]
@@ -397,6 +464,7 @@ def run_demo(*, host: str, port: int | None, trickle_seconds: float) -> int:
         print(_("Demo stopped; its data is deleted."), flush=True)
         return 0
     finally:
+        sandbox.stop()
         if council is not None:
             council.db.close()
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -20,14 +20,36 @@ from council.errors import Conflict, InvalidInput, NotFound
 from council.events import submission_event
 from council.i18n import _
 from council.models import PUBLIC_STATUSES, Resident, Status, Submission
+from council.moderation import priority
 
 SOURCES = ("x", "mastodon", "bluesky")
-# X: 1-15 letters, digits, underscores. Mastodon: user@instance. Bluesky: a domain name.
+# X: 1-15 letters, digits, underscores. Mastodon: user@server (other fediverse servers allow
+# dots and dashes inside the name). Bluesky: a domain name, without the @.
 HANDLE = {
     "x": re.compile(r"^[a-z0-9_]{1,15}$"),
-    "mastodon": re.compile(r"^[a-z0-9_]{1,30}@[a-z0-9.-]+\.[a-z]{2,}$"),
+    "mastodon": re.compile(
+        r"^[a-z0-9_](?:[a-z0-9_.-]{0,62}[a-z0-9_])?@(?:[a-z0-9-]+\.)+[a-z0-9-]{2,}(?::\d+)?$"
+    ),
     "bluesky": re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$"),
 }
+# A profile's address, pasted instead of the handle.
+PROFILE_URL = {
+    "x": re.compile(r"^https?://(?:www\.)?(?:x|twitter)\.com/@?([^/?#]+)/?$"),
+    "mastodon": re.compile(r"^https?://([^/@?#]+)/@([^/@?#]+)/?$"),
+    "bluesky": re.compile(r"^https?://bsky\.app/profile/([^/?#]+)/?$"),
+}
+
+
+def _from_profile_url(handle: str, source: str) -> str:
+    match = PROFILE_URL[source].match(handle)
+    if match is None:
+        return handle
+    if source == "mastodon":
+        server, user = match.groups()
+        return f"{user}@{server}"
+    return match.group(1)
+
+
 OPEN_STATUSES = (Status.PENDING, Status.APPROVED, Status.ON_SCREEN)
 
 
@@ -36,7 +58,7 @@ def normalise_handle(handle: str, source: str = "x") -> str:
         raise InvalidInput(
             _("Unknown source “{source}”: use x, mastodon or bluesky.").format(source=source)
         )
-    cleaned = handle.strip().lstrip("@").lower()
+    cleaned = _from_profile_url(handle.strip(), source).lstrip("@").lower()
     if not HANDLE[source].match(cleaned):
         examples = {
             "x": ("X", "@PlenoJun"),
@@ -77,8 +99,12 @@ def _rebadge(
     by_meeting: dict[int, list[Submission]] = defaultdict(list)
     for sub in subs:
         sub.verified = verified
+        priority.refresh_score(session, sub)
         by_meeting[sub.meeting_id].append(sub)
-    for changed in by_meeting.values():
+    for meeting_id, rebadged in by_meeting.items():
+        # The badge is worth priority points: the approved queue may reorder.
+        moved = priority.rescore(session, meeting_id=meeting_id)
+        changed = [*rebadged, *(m for m in moved if m not in rebadged)]
         submission_event(
             session,
             type="verified",

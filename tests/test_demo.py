@@ -140,6 +140,26 @@ def test_demo_runs_a_live_meeting_and_stops_cleanly(tmp_path: Path) -> None:
             assert any(ch in texts for ch in "áéíóúñ¿")
             assert {s["status"] for s in queue_now} >= {"pending", "on_screen"}
 
+            # Posts on the stand-in X, Mastodon and Bluesky arrive through the real collectors.
+            deadline = time.monotonic() + 30
+            while True:
+                answer = client.get("/api/meetings/demo/submissions").json()
+                sources = {s["source"] for s in answer["submissions"]}
+                if sources >= {"web", "x", "mastodon", "bluesky"}:
+                    break
+                assert time.monotonic() < deadline, f"only these sources arrived: {sources}"
+                time.sleep(0.2)
+            health = {c["source"]: c["status"] for c in answer["collectors"]}
+            assert health == {"x": "running", "mastodon": "running", "bluesky": "running"}
+            social = {s["source"]: s for s in answer["submissions"] if s["source"] != "web"}
+            assert social["x"]["url"].startswith("https://x.com/")
+            assert social["mastodon"]["external_id"].startswith("https://")
+            assert social["mastodon"]["handle"].count("@") == 1  # user@server
+            assert social["bluesky"]["external_id"].startswith("at://")
+            assert social["bluesky"]["url"].startswith("https://bsky.app/profile/")
+            verified = {s["handle"] for s in answer["submissions"] if s["verified"]}
+            assert verified & {"paco@jun.social", "begosaez.bsky.social", "antonio_jun"}
+
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
         assert not Path(data_dir).exists()

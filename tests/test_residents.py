@@ -125,3 +125,60 @@ def test_admin_page_registers_imports_and_removes_residents(
         assert is_verified(session, source="x", handle="dos")
     forged = client.post("/admin/residents", data={"csrf_token": "x", "handle": "@tres"})
     assert forged.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("written", "source", "stored"),
+    [
+        ("@Paco@Mastodon.Social", "mastodon", "paco@mastodon.social"),
+        ("https://mastodon.social/@paco", "mastodon", "paco@mastodon.social"),
+        ("ana.maria@misskey.io", "mastodon", "ana.maria@misskey.io"),
+        ("@BegoSaez.bsky.social", "bluesky", "begosaez.bsky.social"),
+        ("https://bsky.app/profile/begosaez.bsky.social", "bluesky", "begosaez.bsky.social"),
+        ("https://x.com/Vecina_Jun", "x", "vecina_jun"),
+    ],
+)
+def test_handles_from_every_source_are_normalised(
+    db: Database, written: str, source: str, stored: str
+) -> None:
+    resident, _events = db.run_write(add_resident, handle=written, source=source)
+    assert (resident.source, resident.handle) == (source, stored)
+
+
+@pytest.mark.parametrize(
+    ("written", "source", "hint"),
+    [
+        ("@paco", "mastodon", "@vecina@mastodon.social"),
+        ("not a handle", "bluesky", "jun.bsky.social"),
+    ],
+)
+def test_a_handle_without_its_server_is_refused_with_an_example(
+    db: Database, written: str, source: str, hint: str
+) -> None:
+    with pytest.raises(InvalidInput, match=hint):
+        db.run_write(add_resident, handle=written, source=source)
+
+
+def test_mastodon_and_bluesky_posts_carry_the_badge(db: Database, meeting: str) -> None:
+    db.run_write(add_resident, handle="@Paco@Jun.Social", source="mastodon")
+    db.run_write(add_resident, handle="bego.bsky.social", source="bluesky")
+    toot = Post(
+        external_id="https://jun.social/users/paco/statuses/1",
+        text="una",
+        author_name="Paco",
+        handle="Paco@jun.social",
+    )
+    skeet = Post(
+        external_id="at://did:plc:b/app.bsky.feed.post/1",
+        text="otra",
+        author_name="Bego",
+        handle="bego.bsky.social",
+    )
+    [from_mastodon], _events = db.run_write(collect, meeting_id=1, source="mastodon", posts=[toot])
+    [from_bluesky], _events = db.run_write(collect, meeting_id=1, source="bluesky", posts=[skeet])
+    assert from_mastodon.verified and from_bluesky.verified
+    # The same handle on another source is someone else.
+    [elsewhere], _events = db.run_write(
+        collect, meeting_id=1, source="x", posts=[post(3, "bego.bsky.social")]
+    )
+    assert not elsewhere.verified

@@ -1,4 +1,15 @@
-"""The shape every source fits, and the manager that runs one collector per live meeting."""
+"""The shape every source fits, and the manager that runs one collector per live meeting.
+
+A source is a factory: given a meeting, it returns the collector that reads that meeting's
+hashtags, or None when it has nothing to read for it (no Mastodon server configured for
+the meeting, say). A collector's ``run`` lasts as long as the meeting is live: the manager
+starts it when the meeting goes live (or a little before, see ``lead_minutes``), cancels
+it when the meeting ends, and keeps one that gave up (credentials refused) stopped until a
+moderator asks for a retry. Collectors keep their resume point and health in
+``CollectorState`` (one row per meeting and source, see state.py) and store posts through
+``council.intake.collect``, which ignores a (source, external id) it has seen before.
+:class:`council.collectors.polling.Poller` is the common loop of the polling sources.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +25,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from council.collectors.state import health_view, record_status
+from council.leases import Lease
 from council.models import CollectorState, Meeting, MeetingStatus
 from council.services import Council
 
 log = logging.getLogger(__name__)
 
 RECONCILE_SECONDS = 1.0
+# A moderator asked for a retry; whichever worker runs the collectors starts it again.
+RETRY = "retry"
 
 
 @dataclass(frozen=True)
@@ -30,6 +44,8 @@ class MeetingInfo:
     starts_at: datetime | None
     started_at: datetime | None
     cost_cap: float | None
+    # The meeting's own Mastodon servers; None: the server-wide setting.
+    mastodon_instances: tuple[str, ...] | None = None
 
 
 class Collector(Protocol):
@@ -40,7 +56,17 @@ class Collector(Protocol):
     async def run(self) -> None: ...
 
 
-CollectorFactory = Callable[[Council, MeetingInfo], Collector]
+# None: the source has nothing to collect for this meeting.
+CollectorFactory = Callable[[Council, MeetingInfo], Collector | None]
+
+
+def retry_requests(session: Session) -> set[tuple[int, str]]:
+    rows = session.execute(
+        select(CollectorState.meeting_id, CollectorState.source).where(
+            CollectorState.status == RETRY
+        )
+    )
+    return {(int(meeting_id), str(source)) for meeting_id, source in rows}
 
 
 def meetings_to_collect(session: Session, *, lead_minutes: float) -> list[MeetingInfo]:
@@ -67,6 +93,9 @@ def meetings_to_collect(session: Session, *, lead_minutes: float) -> list[Meetin
                 starts_at=meeting.starts_at,
                 started_at=meeting.started_at,
                 cost_cap=meeting.x_cost_cap,
+                mastodon_instances=None
+                if meeting.mastodon_instances is None
+                else tuple(meeting.mastodon_instances),
             )
         )
     return chosen
@@ -80,9 +109,15 @@ class CollectorManager:
     """
 
     def __init__(
-        self, council: Council, factories: dict[str, CollectorFactory], lead_minutes: float = 0
+        self,
+        council: Council,
+        factories: dict[str, CollectorFactory],
+        lead_minutes: float = 0,
+        lease: Lease | None = None,
     ) -> None:
         self.council = council
+        # Several workers: only the one holding the "collectors" lease reads the sources.
+        self.lease = lease
         self.factories = factories
         self.lead_minutes = lead_minutes
         self._tasks: dict[tuple[int, str], asyncio.Task[None]] = {}
@@ -90,6 +125,16 @@ class CollectorManager:
         # Asked for by a moderator; honoured even if the collector is still winding down.
         self._retry_requested: set[tuple[int, str]] = set()
         self._loop_task: asyncio.Task[None] | None = None
+        # What each running collector was built from: a change (new hashtags, other servers)
+        # restarts it.
+        self._infos: dict[tuple[int, str], MeetingInfo] = {}
+
+    def _still_wanted(self, meeting: MeetingInfo, source: str) -> bool:
+        was = self._infos.get((meeting.id, source))
+        return was is None or (was.hashtags, was.mastodon_instances) == (
+            meeting.hashtags,
+            meeting.mastodon_instances,
+        )
 
     def start(self) -> None:
         if self.factories and self._loop_task is None:
@@ -120,14 +165,23 @@ class CollectorManager:
             await asyncio.sleep(RECONCILE_SECONDS)
 
     async def reconcile(self) -> None:
-        wanted = await self.council.read(meetings_to_collect, lead_minutes=self.lead_minutes)
+        leader = self.lease is None or self.lease.held
+        wanted = (
+            await self.council.read(meetings_to_collect, lead_minutes=self.lead_minutes)
+            if leader
+            else []
+        )
+        if leader:
+            # Retries asked for on another worker arrive through the database.
+            self._retry_requested |= await self.council.read(retry_requests)
         wanted_keys = set()
         for meeting in wanted:
             for source, factory in self.factories.items():
                 key = (meeting.id, source)
-                wanted_keys.add(key)
                 task = self._tasks.get(key)
                 if task is not None and not task.done():
+                    if self._still_wanted(meeting, source):
+                        wanted_keys.add(key)
                     continue
                 if task is not None:
                     del self._tasks[key]
@@ -136,15 +190,24 @@ class CollectorManager:
                     self._retry_requested.discard(key)
                     self._given_up.discard(key)
                 if key in self._given_up:
+                    wanted_keys.add(key)
                     continue
                 collector = factory(self.council, meeting)
+                if collector is None:
+                    continue
+                wanted_keys.add(key)
+                self._infos[key] = meeting
                 self._tasks[key] = asyncio.create_task(
                     self._supervise(meeting.id, collector),
                     name=f"collector-{source}-{meeting.slug}",
                 )
         for key in [k for k in self._tasks if k not in wanted_keys]:
             self._tasks.pop(key).cancel()
-            await report_status(self.council, meeting_id=key[0], source=key[1], status="stopped")
+            self._infos.pop(key, None)
+            if leader:  # a worker that lost the lease leaves the state to the new holder
+                await report_status(
+                    self.council, meeting_id=key[0], source=key[1], status="stopped"
+                )
         self._given_up &= wanted_keys
         self._retry_requested &= wanted_keys
 

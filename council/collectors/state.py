@@ -42,13 +42,16 @@ def record_page(
     posts: list[Post],
     posts_read: int,
     users_read: int,
-    cost: float,
+    cost: float = 0.0,
     newest_id: str | None = None,
+    cursors: dict[str, str] | None = None,
 ) -> tuple[list[Submission], CollectorState]:
     """One answered request: its new posts stored, its reads counted, in one transaction.
 
-    ``newest_id`` moves the resume point; it is given only once every page of a poll is
+    ``newest_id`` moves the resume point; X gives it only once every page of a poll is
     stored, so a crash in the middle of a burst re-reads it instead of skipping it.
+    ``cursors`` move the resume points of a source that reads several timelines; they are
+    saved with the page they follow, so a restart goes on from the page after it.
     """
     state = load_state(session, meeting_id=meeting_id, source=source)
     stored = collect(session, meeting_id=meeting_id, source=source, posts=posts)
@@ -62,7 +65,19 @@ def record_page(
     state.paused_until = None
     if newest_id is not None:
         state.newest_id = newest_id
+    if cursors:
+        # A new dict, not an update in place: SQLAlchemy sees a JSON column change by assignment.
+        state.cursors = {**(state.cursors or {}), **cursors}
     return stored, state
+
+
+def record_resume(
+    session: Session, *, meeting_id: int, source: str, newest_id: str
+) -> CollectorState:
+    """Move the resume point after a poll that stored its posts page by page."""
+    state = load_state(session, meeting_id=meeting_id, source=source)
+    state.newest_id = newest_id
+    return state
 
 
 def record_status(

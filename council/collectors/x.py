@@ -9,7 +9,7 @@ a worker thread and never on the event loop.
 from __future__ import annotations
 
 import asyncio
-import logging
+import html
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,19 +18,17 @@ import requests
 import tweepy
 from requests.adapters import HTTPAdapter
 
-from council.collectors.base import MeetingInfo, publish_health, report_status
-from council.collectors.state import load_state, record_page
+from council.collectors.base import MeetingInfo
+from council.collectors.polling import Paused, Poller, RateLimited, Rejected, SourceProblem
 from council.i18n import _
 from council.intake import Post
+from council.models import CollectorState
 from council.services import Council
-
-log = logging.getLogger(__name__)
 
 SOURCE = "x"
 OFFICIAL_HOSTS = ("https://api.twitter.com", "https://api.x.com")
 REQUEST_TIMEOUT = (5.0, 30.0)  # tweepy sends none; a hung socket must not stall a meeting
 MAX_RESULTS = 100
-MAX_BACKOFF_SECONDS = 60.0
 # Questions posted shortly before the meeting starts still belong to it.
 EARLY_QUESTIONS = timedelta(hours=1)
 TWEET_FIELDS = ["created_at", "author_id", "referenced_tweets"]
@@ -99,8 +97,9 @@ def posts_from(response: tweepy.Response) -> list[Post]:
         posts.append(
             Post(
                 external_id=str(tweet.id),
-                text=tweet.text,
-                author_name=user.name if user else username,
+                # X sends &amp; &lt; &gt; encoded: stored as the citizen typed it, decoded once.
+                text=html.unescape(tweet.text),
+                author_name=html.unescape(user.name) if user else username,
                 handle=username,
                 avatar_url=getattr(user, "profile_image_url", None) if user else None,
                 url=f"https://x.com/{username}/status/{tweet.id}",
@@ -115,77 +114,58 @@ def describe(exc: tweepy.HTTPException) -> str:
     return f"{exc.response.status_code} {messages}"
 
 
-class XPoller:
+class XPoller(Poller):
     """Polls recent search every few seconds; resumes from the stored newest id."""
 
     source = SOURCE
 
     def __init__(self, council: Council, meeting: MeetingInfo) -> None:
         settings = council.settings
-        self.council = council
-        self.meeting = meeting
-        self.cap = meeting.cost_cap if meeting.cost_cap is not None else settings.x_cost_cap
+        super().__init__(
+            council,
+            meeting,
+            poll_seconds=settings.x_poll_seconds,
+            cost_cap=meeting.cost_cap if meeting.cost_cap is not None else settings.x_cost_cap,
+        )
         self.client = tweepy.Client(bearer_token=settings.x_bearer_token, wait_on_rate_limit=False)
         mount_base_url(self.client, settings.x_api_base_url)
         self.query = search_query(meeting.hashtags)
-        self.poll_seconds = settings.x_poll_seconds
-        self.backoff = 1.0
-        # True once a poll has read everything up to now (the stream takes over from there).
-        self.caught_up = False
 
-    async def run(self) -> None:
-        await self._status("starting")
-        try:
-            while True:
-                delay = await self.poll_once()
-                if delay is None:
-                    return
-                await asyncio.sleep(delay)
-        finally:
-            self.client.session.close()
+    @property
+    def cap(self) -> float | None:
+        return self.cost_cap
 
-    async def poll_once(self) -> float | None:
-        """One poll, every page of it. The seconds to wait before the next, or None to stop."""
-        state = await self.council.read(load_state, meeting_id=self.meeting.id, source=SOURCE)
+    def close(self) -> None:
+        self.client.session.close()
+
+    async def poll(self, state: CollectorState) -> None:
         if self.cap is not None and self.cap <= state.estimated_cost:
-            await self._status(
-                "paused",
-                error=_(
-                    "Paused: the estimated X cost reached this meeting's cap of ${cap}."
-                ).format(cap=self.cap),
+            raise Paused(
+                _("Paused: the estimated X cost reached this meeting's cap of ${cap}.").format(
+                    cap=self.cap
+                ),
+                retry_in=max(self.poll_seconds, 30.0),
+                polled=False,
             )
-            return max(self.poll_seconds, 30.0)
         try:
             await self._collect_new(state.newest_id)
         except tweepy.TooManyRequests as exc:
             reset = exc.reset_time or int(time.time()) + 60
-            until = datetime.fromtimestamp(reset, UTC)
-            await self._status(
-                "rate_limited",
-                error=_("X rate limit: {detail}").format(detail=describe(exc)),
-                paused_until=until,
-                polled=True,
-            )
-            return max(1.0, reset - time.time() + 1)
+            raise RateLimited(
+                _("X rate limit: {detail}").format(detail=describe(exc)),
+                until=datetime.fromtimestamp(reset, UTC),
+                retry_in=max(1.0, reset - time.time() + 1),
+            ) from exc
         except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
-            await self._status(
-                "failed",
-                error=_("X credentials rejected: {detail}").format(detail=describe(exc)),
-                polled=True,
-            )
-            return None
+            raise Rejected(
+                _("X credentials rejected: {detail}").format(detail=describe(exc))
+            ) from exc
         except (tweepy.TwitterServerError, tweepy.HTTPException, requests.RequestException) as exc:
             detail = describe(exc) if isinstance(exc, tweepy.HTTPException) else str(exc)
-            await self._status(
-                "retrying",
-                error=_("X not answering, retrying: {detail}").format(detail=detail),
+            raise SourceProblem(
+                _("X not answering, retrying: {detail}").format(detail=detail),
                 polled=isinstance(exc, tweepy.HTTPException),
-            )
-            wait, self.backoff = self.backoff, min(self.backoff * 2, MAX_BACKOFF_SECONDS)
-            return wait
-        self.backoff = 1.0
-        self.caught_up = True
-        return self.poll_seconds
+            ) from exc
 
     async def _collect_new(self, since_id: str | None) -> None:
         params: dict[str, Any] = {
@@ -200,6 +180,7 @@ class XPoller:
             params["start_time"] = self._first_start_time()
         newest: str | None = None
         next_token: str | None = None
+        settings = self.council.settings
         while True:
             page_params = dict(params, next_token=next_token) if next_token else params
             response = await asyncio.to_thread(
@@ -211,21 +192,14 @@ class XPoller:
             next_token = meta.get("next_token")
             users = (response.includes or {}).get("users", [])
             posts_read, users_read = len(response.data or []), len(users)
-            settings = self.council.settings
-            stored, state = await self.council.act(
-                record_page,
-                meeting_id=self.meeting.id,
-                source=SOURCE,
-                posts=posts_from(response),
+            await self.store(
+                posts_from(response),
                 posts_read=posts_read,
                 users_read=users_read,
                 cost=posts_read * settings.x_post_read_cost
                 + users_read * settings.x_user_read_cost,
                 newest_id=None if next_token else newest,
             )
-            publish_health(self.council, state)
-            if stored:
-                log.info("%d new posts from X for %s", len(stored), self.meeting.slug)
             if not next_token:
                 return
 
@@ -233,25 +207,6 @@ class XPoller:
         begins = self.meeting.starts_at or self.meeting.started_at or datetime.now(UTC)
         earliest = datetime.now(UTC) - timedelta(days=6, hours=23)  # recent search: 7 days
         return max(begins - EARLY_QUESTIONS, earliest)
-
-    async def _status(
-        self,
-        status: str,
-        *,
-        error: str | None = None,
-        paused_until: datetime | None = None,
-        polled: bool = False,
-    ) -> None:
-        await report_status(
-            self.council,
-            meeting_id=self.meeting.id,
-            cost_cap=self.cap,
-            source=SOURCE,
-            status=status,
-            error=error,
-            paused_until=paused_until,
-            polled=polled,
-        )
 
 
 def x_collector(council: Council, meeting: MeetingInfo) -> XPoller:

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from council.app import create_app
 from council.residents import add_resident
 from tests.factories import (
+    act_live,
     collector,
     make_meeting,
     make_token,
@@ -198,9 +199,9 @@ def test_cost_cap_pauses_polling(tmp_path: Path, fake_x: FakeX) -> None:
 
 
 def test_verified_handle_is_badged_as_it_arrives(tmp_path: Path, fake_x: FakeX) -> None:
-    with running(x_settings(tmp_path, fake_x)) as (app, _client):
+    with running(x_settings(tmp_path, fake_x)) as (app, client):
         db = app.state.council.db
-        db.run_write(add_resident, handle="@Vecina_Jun")
+        act_live(client, app, add_resident, handle="@Vecina_Jun")
         fake_x.post("hola #PlenoJun", username="VECINA_JUN")
         fake_x.post("hola #PlenoJun", username="forastera")
         found = wait_until(lambda: len(questions(db)) == 2 and questions(db))
