@@ -17,8 +17,10 @@ from council.events import submission_event
 from council.i18n import _
 from council.meetings import get_meeting
 from council.models import PUBLIC_STATUSES, Meeting, Status, Submission, utcnow
+from council.moderation import priority, reasons
 from council.text import clean_text
 from council.views import moderation_submission
+from council.votes import move_votes
 
 ACTIONS = ("approve", "reject", "restore", "show", "hide", "answer", "merge")
 
@@ -81,6 +83,10 @@ def _check(
     return {sub.id} if sub.status in PUBLIC_STATUSES else set()
 
 
+# For actions that live in other modules (priority.move, triage.categorize, ...).
+check_status = _check
+
+
 def _status_words(status: str) -> str:
     return _(STATUS_WORDS[Status(status)]) if status in STATUS_WORDS else status
 
@@ -100,8 +106,10 @@ def _past(action: str) -> str:
         "answer": _("answered"),
         "merge": _("merged"),
         "edit": _("edited"),
+        "move": _("moved in the queue"),
+        "categorize": _("categorised"),
     }
-    return words[action]
+    return words.get(action, action)
 
 
 def approve(
@@ -118,7 +126,15 @@ def approve(
     )
     sub.status = Status.APPROVED
     sub.approved_at, sub.approved_by = utcnow(), actor
-    submission_event(session, type="approved", actor=actor, changed=[sub], was_public=was_public)
+    priority.enter_queue(sub)
+    moved = priority.rescore(session, meeting_id=sub.meeting_id)
+    submission_event(
+        session,
+        type="approved",
+        actor=actor,
+        changed=[sub, *(m for m in moved if m is not sub)],
+        was_public=was_public,
+    )
     return sub
 
 
@@ -129,10 +145,21 @@ def reject(
     submission_id: int,
     actor: str,
     reason: str | None = None,
+    note: str | None = None,
     expected_status: str | None = None,
 ) -> Submission:
-    reason = (reason or "").strip() or None
-    if reason and len(reason) > MAX_REASON_LENGTH:
+    """``reason``: a key of council/moderation/reasons.py (or its label); ``note``: words
+    for the asker. Free text as the reason (older clients) is kept as the note."""
+    key, free_text = reasons.parse(reason)
+    note = (note or "").strip() or None
+    if free_text and note:
+        raise InvalidInput(
+            _("Unknown reason {reason!r}: use one of {keys}.").format(
+                reason=reason, keys=", ".join(reasons.REASON_KEYS)
+            )
+        )
+    note = note or free_text
+    if note and len(note) > MAX_REASON_LENGTH:
         raise InvalidInput(
             _("The reason is too long: at most {n} characters.").format(n=MAX_REASON_LENGTH)
         )
@@ -141,9 +168,18 @@ def reject(
         sub, action="reject", allowed_from=[Status.PENDING], expected_status=expected_status
     )
     sub.status = Status.REJECTED
-    sub.rejection_reason = reason
+    sub.rejection_key = key
+    sub.rejection_reason = note
     sub.rejected_at, sub.rejected_by = utcnow(), actor
-    submission_event(session, type="rejected", actor=actor, changed=[sub], was_public=was_public)
+    submission_event(
+        session,
+        type="rejected",
+        actor=actor,
+        changed=[sub],
+        was_public=was_public,
+        # Everyone learns the new counts per reason; nobody but moderators the question.
+        extra=reasons.rejections_payload(session, meeting_id=sub.meeting_id),
+    )
     return sub
 
 
@@ -162,10 +198,21 @@ def restore(
         allowed_from=[Status.APPROVED, Status.REJECTED],
         expected_status=expected_status,
     )
+    was_rejected = sub.status == Status.REJECTED
     sub.status = Status.PENDING
     sub.rejection_reason = None
+    sub.rejection_key = None
     sub.restored_at, sub.restored_by = utcnow(), actor
-    submission_event(session, type="restored", actor=actor, changed=[sub], was_public=was_public)
+    submission_event(
+        session,
+        type="restored",
+        actor=actor,
+        changed=[sub],
+        was_public=was_public,
+        extra=reasons.rejections_payload(session, meeting_id=sub.meeting_id)
+        if was_rejected
+        else None,
+    )
     return sub
 
 
@@ -186,7 +233,8 @@ def show(
     previous = session.scalars(
         select(Submission)
         .where(Submission.meeting_id == sub.meeting_id, Submission.status == Status.ON_SCREEN)
-        .with_for_update()
+        # of=: PostgreSQL cannot lock the outer-joined meeting the relationship loads.
+        .with_for_update(of=Submission)
     ).all()
     for other in previous:
         other.status = Status.APPROVED
@@ -194,8 +242,15 @@ def show(
         was_public.add(other.id)
     sub.status = Status.ON_SCREEN
     sub.shown_at, sub.shown_by = now, actor
+    # The one taken down goes back into the queue, in its place.
+    moved = priority.rescore(session, meeting_id=sub.meeting_id) if previous else []
+    changed = [sub, *previous]
     submission_event(
-        session, type="shown", actor=actor, changed=[sub, *previous], was_public=was_public
+        session,
+        type="shown",
+        actor=actor,
+        changed=[*changed, *(m for m in moved if m not in changed)],
+        was_public=was_public,
     )
     return sub
 
@@ -214,7 +269,14 @@ def hide(
     )
     sub.status = Status.APPROVED
     sub.hidden_at, sub.hidden_by = utcnow(), actor
-    submission_event(session, type="hidden", actor=actor, changed=[sub], was_public=was_public)
+    moved = priority.rescore(session, meeting_id=sub.meeting_id)
+    submission_event(
+        session,
+        type="hidden",
+        actor=actor,
+        changed=[sub, *(m for m in moved if m is not sub)],
+        was_public=was_public,
+    )
     return sub
 
 
@@ -267,13 +329,36 @@ def merge(
         )
     if target.status in PUBLIC_STATUSES:
         was_public.add(target.id)
+    was_rejected = sub.status == Status.REJECTED
     sub.status = Status.MERGED
     sub.merged_into_id = target.id
+    sub.merged_into = target
     sub.merged_at, sub.merged_by = utcnow(), actor
-    # Everyone who asked the merged question now counts towards the one kept.
+    # Everyone who asked the merged question now counts towards the one kept, and so do
+    # their "me too"s; those merged into it earlier now follow the one kept directly, so
+    # each asker is one step from the question that will be answered.
     target.asked_count += sub.asked_count
+    target.votes = move_votes(session, merged=sub, into=target)
+    earlier = session.scalars(select(Submission).where(Submission.merged_into_id == sub.id)).all()
+    for other in earlier:
+        other.merged_into_id = target.id
+        other.merged_into = target
+    priority.refresh_score(session, target)
+    moved = (
+        priority.rescore(session, meeting_id=target.meeting_id)
+        if target.status == Status.APPROVED
+        else []
+    )
+    changed = [sub, target]
     submission_event(
-        session, type="merged", actor=actor, changed=[sub, target], was_public=was_public
+        session,
+        type="merged",
+        actor=actor,
+        changed=[*changed, *(m for m in moved if m not in changed)],
+        was_public=was_public,
+        extra=reasons.rejections_payload(session, meeting_id=sub.meeting_id)
+        if was_rejected
+        else None,
     )
     return sub
 

@@ -34,6 +34,9 @@ export function questionMeta(sub, strings) {
     el("span", { class: `source source-${sub.source}` }, sub.source),
     sub.verified ? el("span", { class: "badge verified" }, strings.verified) : null,
     sub.asked_count > 1 ? el("span", { class: "asked" }, format(strings.asked, { n: sub.asked_count - 1 })) : null,
+    // "Me too" votes; pages that show them another way (the public page's button) leave
+    // strings.votes out.
+    strings.votes && sub.votes > 0 ? el("span", { class: "votes" }, format(strings.votes, { n: sub.votes })) : null,
   ];
 }
 

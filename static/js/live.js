@@ -62,6 +62,13 @@ export function connect(path, { onMessage, onStatus = () => {}, after = null, re
     get lastSeq() {
       return lastSeq;
     },
+    // Something for the server (the moderator page's soft locks); false while disconnected,
+    // so the caller sends its state again once the socket is back.
+    send(data) {
+      if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+      socket.send(data);
+      return true;
+    },
   };
 }
 

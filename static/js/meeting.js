@@ -1,26 +1,65 @@
-// The public meeting page: the form (sent through the API when JavaScript runs) and the
-// live list of approved questions.
+// The public meeting page: the form (sent through the API when JavaScript runs), the live
+// list of approved questions with their "me too" buttons, and how many were rejected and why.
 import { connect, connectionIndicator } from "./live.js";
 import { Store } from "./store.js";
-import { el, questionMeta, readJson, replaceChildren } from "./dom.js";
+import { el, format, questionMeta, readJson, replaceChildren } from "./dom.js";
 
 const state = readJson("state");
 const strings = readJson("strings");
 const store = new Store(state);
 const live = document.getElementById("live");
+const slug = state.meeting.slug;
+// What this browser voted for: rendered by the server from its cookie, so it survives reloads.
+const myVotes = new Set(readJson("my-votes") || []);
+let rejections = state.rejections || null;
+
+function voteButton(sub) {
+  const voted = myVotes.has(sub.id);
+  const label = voted ? strings.meTooVoted : strings.meToo;
+  const count = sub.votes || 0;
+  return el("form", { class: "me-too-form", method: "post", action: `/m/${slug}/votes` },
+    el("input", { type: "hidden", name: "submission_id", value: sub.id }),
+    el("button", {
+      type: "submit",
+      class: voted ? "me-too voted" : "me-too",
+      dataset: { vote: sub.id },
+      "aria-label": format(strings.meTooLabel, { label, n: count }),
+      "aria-disabled": voted ? "true" : null,
+    }, el("span", { class: "me-too-label" }, label), " ", el("span", { class: "me-too-count" }, count)));
+}
 
 function questionItem(sub) {
-  return el("li", { class: "question", dataset: { id: sub.id } },
+  const votable = sub.status === "approved" || sub.status === "on_screen";
+  return el("li", { class: "question", id: `q-${sub.id}`, dataset: { id: sub.id } },
     el("p", { class: "question-text" }, sub.text),
-    el("p", { class: "question-meta" }, questionMeta(sub, strings)));
+    el("p", { class: "question-meta" }, questionMeta(sub, strings)),
+    votable ? voteButton(sub)
+      : sub.votes > 0 ? el("p", { class: "me-too-total" }, format(strings.meTooTotal, { n: sub.votes })) : null);
+}
+
+function renderRejections() {
+  const node = document.getElementById("rejections");
+  if (!rejections) return;
+  // In the moderators' order of reasons (JSON objects do not keep one everywhere).
+  const order = (key) => (strings.reasonOrder.includes(key) ? strings.reasonOrder.indexOf(key) : 99);
+  const counts = Object.entries(rejections)
+    .filter(([, n]) => n > 0)
+    .sort(([a], [b]) => order(a) - order(b))
+    .map(([key, n]) => format(strings.reasonCount, { n, reason: (strings.reasons[key] || key.replace(/_/g, " ")).toLowerCase() }));
+  node.textContent = counts.length ? format(strings.rejectedSoFar, { counts: counts.join(", ") }) : strings.noneRejected;
+  node.hidden = false;
 }
 
 function render() {
+  // Counts change every second while people vote: the button that has the focus is
+  // rebuilt, so give the focus back to its successor (keyboard users keep their place).
+  const focused = document.activeElement?.dataset?.vote;
   const current = store.onScreen();
+  const dark = Boolean(store.meeting && store.meeting.blackout);
   replaceChildren(document.getElementById("on-screen"), [
-    current
-      ? el("ul", { class: "questions current" }, questionItem(current))
-      : el("p", { class: "muted" }, strings.noneOnScreen),
+    dark ? el("p", { class: "muted" }, strings.screenDark)
+      : current ? el("ul", { class: "questions current" }, questionItem(current))
+        : el("p", { class: "muted" }, strings.noneOnScreen),
   ]);
   const approved = store.approved();
   replaceChildren(document.getElementById("approved"), approved.map(questionItem));
@@ -29,16 +68,54 @@ function render() {
   const item = store.currentItem();
   document.getElementById("agenda-current-title").textContent = item ? item.title : "";
   document.getElementById("agenda-current").hidden = !item;
+  renderRejections();
+  if (focused) live.querySelector(`[data-vote="${focused}"]`)?.focus();
 }
+
+const voteStatus = document.getElementById("vote-status");
+
+async function vote(id) {
+  if (myVotes.has(id)) return;
+  try {
+    const response = await fetch(`/api/meetings/${slug}/votes`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      credentials: "same-origin",
+      body: JSON.stringify({ submission_id: id }),
+    });
+    const answer = await response.json().catch(() => ({}));
+    if (response.ok) {
+      myVotes.add(id);
+      voteStatus.textContent = "";
+      const sub = store.submissions.get(id);
+      // Our own count at once; everyone else's arrives with the next `voted` message.
+      if (sub) store.upsert({ ...sub, votes: Math.max(sub.votes || 0, answer.votes) });
+      render();
+    } else {
+      voteStatus.textContent = answer.detail || strings.network;
+    }
+  } catch {
+    voteStatus.textContent = strings.network;
+  }
+}
+
+live.addEventListener("submit", (event) => {
+  const form = event.target.closest(".me-too-form");
+  if (!form) return;
+  event.preventDefault();
+  vote(Number(form.querySelector("[data-vote]").dataset.vote));
+});
 
 connect(live.dataset.ws, {
   after: state.seq,
   onStatus: connectionIndicator(),
   onMessage(message) {
+    if (message.rejections) rejections = message.rejections;
     store.apply(message);
     render();
   },
 });
+renderRejections();
 
 const form = document.getElementById("ask-form");
 if (form) {

@@ -2,7 +2,7 @@
 // server says is on screen and resyncs by itself after any drop.
 import { connect, connectionIndicator } from "./live.js";
 import { Store } from "./store.js";
-import { el, questionMeta, readJson, replaceChildren } from "./dom.js";
+import { el, format, questionMeta, readJson, replaceChildren } from "./dom.js";
 
 const state = readJson("state");
 const strings = readJson("strings");
@@ -26,7 +26,31 @@ export function fitText(node, box, { max = 160, min = 18 } = {}) {
   return low;
 }
 
+// "+N asked this" and the "me too" count under an up-next item, when there is any.
+function nextMeta(sub) {
+  const parts = [
+    sub.asked_count > 1 ? el("span", { class: "asked" }, format(strings.asked, { n: sub.asked_count - 1 })) : null,
+    sub.votes > 0 ? el("span", { class: "votes" }, format(strings.votes, { n: sub.votes })) : null,
+  ].filter(Boolean);
+  return parts.length ? el("span", { class: "next-meta" }, parts) : null;
+}
+
+// A blackout clears the screen at once: no question is even kept in the page, so nothing
+// can show through. Lifting it renders the screen again from the store, as it is now.
+function renderBlackout(dark) {
+  document.body.classList.toggle("blackout", dark);
+  const title = document.getElementById("blackout-title");
+  title.hidden = !dark;
+  if (store.meeting) title.textContent = store.meeting.title;
+  if (dark) {
+    replaceChildren(document.getElementById("current-box"), []);
+    replaceChildren(document.getElementById("next-list"), []);
+  }
+  return dark;
+}
+
 function render() {
+  if (renderBlackout(Boolean(store.meeting && store.meeting.blackout))) return;
   const box = document.getElementById("current-box");
   const current = store.onScreen();
   if (current) {
@@ -38,7 +62,7 @@ function render() {
   }
   const next = store.approved().slice(0, NEXT_SHOWN);
   replaceChildren(document.getElementById("next-list"), next.map((sub) =>
-    el("li", {}, el("span", { class: "next-text" }, sub.text), " ", el("span", { class: "next-author" }, sub.author))));
+    el("li", {}, el("span", { class: "next-text" }, sub.text), " ", el("span", { class: "next-author" }, sub.author), nextMeta(sub))));
   if (store.meeting) document.getElementById("meeting-title").textContent = store.meeting.title;
   const item = store.currentItem();
   const agenda = document.getElementById("agenda-current");

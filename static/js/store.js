@@ -47,9 +47,11 @@ export class Store {
     return items.find((item) => item.id === current) || null;
   }
 
-  // The queue order people see: approved first-come, first-served (priority comes later).
+  // The queue order, the same on the screen, the public page and the moderator page: by
+  // `position` (kept by the server from the priority score and moderators' moves), then
+  // first-come, first-served.
   approved() {
-    return this.withStatus("approved").sort(byTime("approved_at"));
+    return this.withStatus("approved").sort(byPosition);
   }
 
   answered() {
@@ -59,4 +61,12 @@ export class Store {
 
 export function byTime(field) {
   return (a, b) => (a[field] || "").localeCompare(b[field] || "") || a.id - b.id;
+}
+
+// Ascending position; a question without one (not yet placed) after those with one.
+export function byPosition(a, b) {
+  const pa = typeof a.position === "number" ? a.position : Infinity;
+  const pb = typeof b.position === "number" ? b.position : Infinity;
+  if (pa !== pb) return pa < pb ? -1 : 1;
+  return byTime("approved_at")(a, b);
 }

@@ -11,8 +11,10 @@ const order = ["pending", "approved", "on_screen", "answered"];
 function render(submission) {
   statusNode.dataset.status = submission.status;
   statusNode.textContent = strings[submission.status] || submission.status;
-  reasonNode.textContent = submission.rejection_reason || "";
-  reasonNode.hidden = !submission.rejection_reason;
+  // A question joined with a similar one follows it: say so beside its progress.
+  const note = submission.rejection_reason || (submission.merged && submission.status !== "merged" ? strings.merged : "");
+  reasonNode.textContent = note;
+  reasonNode.hidden = !note;
   const reached = order.indexOf(submission.status);
   document.querySelectorAll("[data-step]").forEach((step) => {
     const index = order.indexOf(step.dataset.step);
@@ -22,7 +24,11 @@ function render(submission) {
   });
 }
 
-render({ status: statusNode.dataset.status, rejection_reason: reasonNode.textContent.trim() || null });
+render({
+  status: statusNode.dataset.status,
+  merged: statusNode.dataset.merged === "true",
+  rejection_reason: reasonNode.dataset.reason ? reasonNode.textContent.trim() : null,
+});
 
 connect(section.dataset.ws, {
   resume: false,
