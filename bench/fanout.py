@@ -316,14 +316,22 @@ def http_json(
 class Server:
     """A server subprocess (one of the wrappers), its memory, and its GC probe."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], workdir: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        workdir: Path,
+        *,
+        gc_report: bool = True,
+    ) -> None:
         self.name = name
         self.workdir = workdir
         self.gc_report = workdir / f"{name}-gc.json"
         self.log_path = workdir / f"{name}.log"
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [*argv, "--gc-report", str(self.gc_report)],
+            [*argv, "--gc-report", str(self.gc_report)] if gc_report else argv,
             env=env,
             cwd=workdir,
             stdout=self._log,

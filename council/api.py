@@ -6,17 +6,19 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from council import agenda, meetings, replies
 from council.archive import recordings
 from council.auth import Actor, council_of, require_admin, require_moderator
+from council.collectors.base import RETRY, report_status
 from council.errors import InvalidInput, NotFound, RateLimited
 from council.i18n import _
 from council.intake import check_question, submit
 from council.live.snapshot import moderation_state, public_state
 from council.models import Status
-from council.moderation import actions
+from council.moderation import actions, activity, export, screen
 from council.tracking import find_by_token
 from council.views import meeting_view, moderation_submission, tracking_view
 
@@ -48,7 +50,14 @@ class SubmissionCreated(BaseModel):
 class ActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(default=None, description="Why, for reject.")
+    reason: str | None = Field(
+        default=None,
+        description="Why, for reject: a key from the moderation snapshot's `reasons` "
+        "(off_topic, duplicate, already_answered, offensive, personal_data, spam, other).",
+    )
+    note: str | None = Field(
+        default=None, max_length=RAW_CAP, description="Words for the asker, for reject."
+    )
     into: int | None = Field(default=None, description="The question to merge into, for merge.")
     expected_status: Status | None = Field(
         default=None, description="The status the moderator saw; 409 if it changed since."
@@ -156,10 +165,13 @@ async def list_submissions(
     request: Request,
     actor: Annotated[Actor, Depends(require_moderator)],
     status: Annotated[Status | None, Query(description="Only this status")] = None,
+    category: Annotated[
+        str | None, Query(description="Only this category's key; `none` for uncategorised")
+    ] = None,
 ) -> dict[str, Any]:
     def queue(session: Any) -> dict[str, Any]:
         meeting = meetings.get_meeting(session, slug=slug)
-        return moderation_state(session, meeting=meeting, status=status)
+        return moderation_state(session, meeting=meeting, status=status, category=category)
 
     return await council_of(request).read(queue)
 
@@ -188,11 +200,18 @@ async def act_on_submission(
     }
     if action == "reject":
         kwargs["reason"] = body.reason
+        kwargs["note"] = body.note
     elif action == "merge":
         kwargs["into"] = body.into
-    elif body.reason is not None or body.into is not None:
-        raise InvalidInput(_("'reason' goes with reject and 'into' with merge only."))
-    sub = await council_of(request).act(getattr(actions, action), **kwargs)
+    elif body.reason is not None or body.into is not None or body.note is not None:
+        raise InvalidInput(_("'reason' and 'note' go with reject and 'into' with merge only."))
+    council = council_of(request)
+    if action == "show":
+        # With a screen delay, show is scheduled rather than done (council/moderation/screen.py).
+        kwargs["default_delay"] = council.settings.show_delay_seconds
+        sub = await council.act(screen.request_show, **kwargs)
+        return {"submission": moderation_submission(sub), **screen.pending_of(sub)}
+    sub = await council.act(getattr(actions, action), **kwargs)
     return {"submission": moderation_submission(sub)}
 
 
@@ -215,6 +234,52 @@ async def edit_submission(
         max_length=council.settings.max_question_length,
     )
     return {"submission": moderation_submission(sub)}
+
+
+@router.get("/meetings/{slug}/activity")
+async def get_activity(
+    slug: str,
+    request: Request,
+    actor: Annotated[Actor, Depends(require_moderator)],
+    after: Annotated[int | None, Query(description="Only what came after this seq")] = None,
+    before: Annotated[int | None, Query(description="Only what came before this seq")] = None,
+    limit: Annotated[int, Query(description="At most this many entries, 1-500")] = 100,
+    actions_only: Annotated[
+        bool, Query(description="Only changes made by a person (no new questions or votes)")
+    ] = False,
+) -> dict[str, Any]:
+    """The meeting's activity log, newest first: `{"seq", "entries": [{"seq", "type", "at",
+    "actor", "submission_id", "submissions", "summary"}], "more"}`."""
+    return await council_of(request).read(
+        activity.activity,
+        slug=slug,
+        after=after,
+        before=before,
+        limit=limit,
+        actions_only=actions_only,
+    )
+
+
+@router.get(
+    "/meetings/{slug}/export.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "One row per question"}},
+)
+async def export_csv(
+    slug: str, request: Request, actor: Annotated[Actor, Depends(require_moderator)]
+) -> Response:
+    """Every question of the meeting with its source, category, status, flags, counts and
+    timings (who and when), for moderators, during and after the meeting."""
+    text = await council_of(request).read(export.questions_csv, slug=slug)
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{slug}-questions.csv"',
+            # Pending and rejected questions, and who moderated: never in a shared cache.
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.get("/track/{token}")
@@ -270,8 +335,13 @@ async def retry_collector(
     slug: str, source: str, request: Request, actor: Annotated[Actor, Depends(require_moderator)]
 ) -> dict[str, Any]:
     """Start again a collector that gave up (for example after new credentials were set)."""
-    meeting = await council_of(request).read(meetings.get_meeting, slug=slug)
+    council = council_of(request)
+    meeting = await council.read(meetings.get_meeting, slug=slug)
+    if source not in request.app.state.collectors.factories:
+        raise NotFound(_("No collector reads {source!r} here.").format(source=source))
     request.app.state.collectors.retry(meeting.id, source)
+    # Also in the database: with several workers, another one may be running the collectors.
+    await report_status(council, meeting_id=meeting.id, source=source, status=RETRY)
     return {"retrying": source}
 
 

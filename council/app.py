@@ -16,24 +16,30 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from council import __version__, api, pages
+from council import __version__, api, health, pages, screen_api, vote_api
 from council.archive import pages as archive_pages
 from council.archive import routes as archive_routes
 from council.archive.manager import RecorderManager
-from council.collectors.base import CollectorFactory, CollectorManager
+from council.bodylimit import BodyLimit
+from council.collectors.base import CollectorManager
 from council.collectors.replies import ReplyWorker, reply_senders
-from council.collectors.x import x_collector
-from council.collectors.x_stream import stream_factory
+from council.collectors.sources import collector_factories
 from council.db import upgrade
 from council.errors import CouncilError
+from council.health import Metrics
 from council.i18n import _, set_language
+from council.leases import Lease
 from council.live import sockets
+from council.live.relay import RedisRelay
 from council.live.tail import EventTail
+from council.moderation import routes as triage_routes
+from council.moderation.screen import DelayedShows
 from council.resources import resource_dir
 from council.services import Council
 from council.settings import Settings
 from council.templating import make_templates
 from council.validation import readable_validation_error
+from council.votes import Votes
 
 log = logging.getLogger("council")
 
@@ -92,27 +98,54 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.auto_migrate:
         upgrade(settings.resolved_database_url)
     council = Council.build(settings)
+    # Work that must run in one worker of a cluster at a time (council/leases.py).
+    leases = {
+        name: Lease(council, name, ttl_seconds=settings.lease_seconds)
+        for name in ("collectors", "replies", "recorder")
+    }
     collectors = CollectorManager(
-        council, collector_factories(council), lead_minutes=settings.x_start_minutes_before
+        council,
+        collector_factories(council),
+        lead_minutes=settings.x_start_minutes_before,
+        lease=leases["collectors"],
     )
-    reply_worker = ReplyWorker(council, reply_senders(settings))
-    recorders = RecorderManager(council)
+    reply_worker = ReplyWorker(council, reply_senders(settings), lease=leases["replies"])
+    recorders = RecorderManager(council, lease=leases["recorder"])
     tail = EventTail(council)
+    relay = (
+        RedisRelay(settings.redis_url, council.hub, database_url=settings.resolved_database_url)
+        if settings.redis_url
+        else None
+    )
+    delayed_shows = DelayedShows(council)
+    votes = Votes.build(council)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         council.hub.start()
+        if relay is not None:
+            await relay.start()
         await tail.start()
+        for lease in leases.values():
+            await lease.start()
         collectors.start()
         reply_worker.start()
         recorders.start()
+        delayed_shows.start()
+        votes.feed.start()
         try:
             yield
         finally:
+            await votes.feed.stop()
+            await delayed_shows.stop()
             await recorders.stop()
             await tail.stop()
+            if relay is not None:
+                await relay.stop()
             await reply_worker.stop()
             await collectors.stop()
+            for lease in leases.values():
+                await lease.stop()
             await council.hub.stop()
             council.db.close()
 
@@ -123,10 +156,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.council = council
+    app.state.relay = relay
+    app.state.metrics = Metrics(council.hub)
     app.state.collectors = collectors
+    app.state.leases = leases
+    app.state.votes = votes
     app.state.templates = make_templates(settings)
 
+    # Before api.router: its /submissions/{id}/{action} would take categorize and move.
+    app.include_router(triage_routes.router)
+    app.include_router(health.router)
     app.include_router(api.router)
+    app.include_router(screen_api.router)
+    app.include_router(vote_api.router)
     app.include_router(archive_routes.router)
     app.include_router(archive_pages.router)
     app.router.routes.append(
@@ -145,21 +187,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_age=12 * 3600,
     )
     app.add_middleware(SecurityHeaders)
+    # Outermost: an oversized body is refused before sessions or routes touch it.
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     app.add_exception_handler(CouncilError, _council_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
     return app
-
-
-def collector_factories(council: Council) -> dict[str, CollectorFactory]:
-    """The sources that are switched on: a source collects when its credentials are set."""
-    settings = council.settings
-    factories: dict[str, CollectorFactory] = {}
-    if settings.x_bearer_token:
-        factories["x"] = stream_factory(council) if settings.x_stream else x_collector
-    return factories
 
 
 def create_app_from_env() -> FastAPI:

@@ -219,6 +219,7 @@ def cmd_meeting_create(args: argparse.Namespace) -> int:
         starts_at=args.starts_at,
         x_cost_cap=args.x_cost_cap,
         stream_url=args.stream_url,
+        mastodon_instances=args.mastodon_instance,
         actor=None,
     )
     _out(_("Created meeting {slug!r} ({status}): {title}").format(**view))
@@ -258,6 +259,26 @@ def cmd_meeting_stream(args: argparse.Namespace) -> int:
         if url
         else _("The public page of {slug!r} shows no outside player.").format(slug=args.slug)
     )
+    return EXIT_OK
+
+
+def cmd_meeting_mastodon(args: argparse.Namespace) -> int:
+    from council.meetings import set_mastodon_instances
+
+    urls: list[str] | None = args.url or None
+    if args.url == ["none"]:
+        urls = []
+    _write(set_mastodon_instances, slug=args.slug, urls=urls, actor=None)
+    if urls is None:
+        _out(
+            _("{slug!r} reads the Mastodon servers of COUNCIL_MASTODON_INSTANCES.").format(
+                slug=args.slug
+            )
+        )
+    elif not urls:
+        _out(_("{slug!r} reads no Mastodon server.").format(slug=args.slug))
+    else:
+        _out(_("{slug!r} reads Mastodon at {urls}.").format(slug=args.slug, urls=", ".join(urls)))
     return EXIT_OK
 
 
@@ -642,6 +663,15 @@ def build_parser() -> Parser:
         metavar="URL",
         help=_("an https player the town already streams to, shown on the public page"),
     )
+    create.add_argument(
+        "--mastodon-instance",
+        action="append",
+        metavar="URL",
+        help=_(
+            "a Mastodon server to read the hashtags from, like https://mastodon.social "
+            "(repeat for several; default: the COUNCIL_MASTODON_INSTANCES setting)"
+        ),
+    )
     _leaf(create, cmd_meeting_create)
     start = meeting_commands.add_parser(
         "start",
@@ -668,6 +698,18 @@ def build_parser() -> Parser:
     stream.add_argument("slug", metavar="SLUG")
     stream.add_argument("url", metavar="URL")
     _leaf(stream, cmd_meeting_stream)
+    mastodon = meeting_commands.add_parser(
+        "mastodon",
+        help=_("set the Mastodon servers a meeting reads"),
+        description=_(
+            "Set the Mastodon servers whose hashtag timelines feed this meeting: base URLs "
+            "(the town's own and large public ones), 'none' for no Mastodon, or nothing to "
+            "go back to the COUNCIL_MASTODON_INSTANCES setting."
+        ),
+    )
+    mastodon.add_argument("slug", metavar="SLUG")
+    mastodon.add_argument("url", metavar="URL", nargs="*")
+    _leaf(mastodon, cmd_meeting_mastodon)
     listing = meeting_commands.add_parser(
         "list", help=_("list meetings"), description=_("List every meeting, oldest first.")
     )

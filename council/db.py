@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import queue
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,6 +38,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     # FULL: a question acknowledged with 201 survives a power cut, not only a process crash.
@@ -44,10 +48,31 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.close()
 
 
-def make_engine(url: str, **options: Any) -> Engine:
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def _sqlite_begin_immediate(connection: Connection) -> None:
+    # A write transaction takes the write lock first (waiting up to busy_timeout): a deferred
+    # one that read, then tries to write after another writer committed, fails at once.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _unavailable() -> Unavailable:
+    return Unavailable(
+        _("The database is not answering; nothing was saved. Try again in a moment.")
+    )
+
+
+def make_engine(url: str, *, for_writes: bool = False, **options: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
+        # Python's sqlite3 begins transactions only before a write, so a SAVEPOINT first in a
+        # transaction would start (and its RELEASE commit) one of its own: group commit needs
+        # real nested transactions. SQLAlchemy's documented recipe: the driver leaves
+        # transactions alone and SQLAlchemy says BEGIN itself.
+        event.listen(engine, "begin", _sqlite_begin_immediate if for_writes else _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **options)
 
@@ -66,40 +91,141 @@ def upgrade(url: str) -> None:
     command.upgrade(alembic_config(url), "head")
 
 
+# Writes that arrive while one transaction commits go together into the next: one
+# commit (one fsync) for all of them. Bounded so one batch never holds the lock for long.
+MAX_BATCH = 200
+
+
+@dataclass(slots=True)
+class _Job:
+    fn: Callable[..., Any]
+    kwargs: dict[str, Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[tuple[Any, list[PublishedEvent]]]
+
+
+def _settle(
+    future: asyncio.Future[tuple[Any, list[PublishedEvent]]],
+    outcome: tuple[Any, list[PublishedEvent]] | BaseException,
+) -> None:
+    if future.done():
+        return  # the caller gave up waiting (its request was cancelled); the write stands
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="council-writer")
+        # SQLite: writes on connections of their own that begin IMMEDIATE; reads stay deferred
+        # so they never wait for the write lock.
+        self.write_engine = make_engine(url, for_writes=True) if url.startswith("sqlite") else None
+        self.write_sessions = (
+            sessionmaker(self.write_engine, expire_on_commit=False)
+            if self.write_engine is not None
+            else self.sessions
+        )
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._writer_lock = threading.Lock()
         # A SQLite read of a few rows takes about 0.1 ms, while handing it to a thread and
         # back costs about 1 ms of latency here: local-file reads run on the event loop.
         # WAL lets them proceed while the writer thread commits. Network databases keep
         # the thread pool, so a slow query never stalls every websocket.
         self.inline_reads = url.startswith("sqlite")
+        self._readers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="council-reader")
 
     def session(self) -> Session:
         return self.sessions()
 
     def run_write(self, fn: Callable[..., T], **kwargs: Any) -> tuple[T, list[PublishedEvent]]:
-        """Run ``fn(session, **kwargs)`` in one transaction; the events come back after commit."""
-        with self.sessions() as session:
+        """Run ``fn(session, **kwargs)`` in one transaction; the events come back after commit.
+
+        For the CLI and tests, on the calling thread; the app goes through :meth:`write`.
+        """
+        with self.write_sessions() as session:
             try:
                 with session.begin():
                     result = fn(session, **kwargs)
             except OperationalError as exc:
-                raise Unavailable(
-                    _("The database is not answering; nothing was saved. Try again in a moment.")
-                ) from exc
+                raise _unavailable() from exc
             finally:
                 events = take_pending_events(session)
             return result, events
 
     async def write(self, fn: Callable[..., T], **kwargs: Any) -> tuple[T, list[PublishedEvent]]:
+        """Run ``fn(session, **kwargs)`` on the writer thread; returns after the commit.
+
+        Group commit: the writer runs everything queued meanwhile in one transaction, each
+        write in a savepoint of its own, so a write that fails (a 409, a 422) is undone
+        alone, and one commit makes the whole batch durable before anyone is answered.
+        """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._writer, functools.partial(self.run_write, fn, **kwargs)
-        )
+        future: asyncio.Future[tuple[Any, list[PublishedEvent]]] = loop.create_future()
+        self._jobs.put(_Job(fn, kwargs, loop, future))
+        self._start_writer()
+        result: tuple[T, list[PublishedEvent]] = await future
+        return result
+
+    def _start_writer(self) -> None:
+        if self._writer is None:
+            with self._writer_lock:
+                if self._writer is None:
+                    self._writer = threading.Thread(
+                        target=self._write_forever, name="council-writer", daemon=True
+                    )
+                    self._writer.start()
+
+    def _write_forever(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._jobs.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                batch.append(job)
+            self._run_batch(batch)
+
+    def _run_batch(self, batch: list[_Job]) -> None:
+        outcomes: list[tuple[Any, list[PublishedEvent]] | BaseException] = []
+        try:
+            with self.write_sessions() as session, session.begin():
+                for job in batch:
+                    if len(batch) == 1:  # alone: no savepoint needed
+                        result = job.fn(session, **job.kwargs)
+                        outcomes.append((result, take_pending_events(session)))
+                        continue
+                    try:
+                        with session.begin_nested():
+                            result = job.fn(session, **job.kwargs)
+                        outcomes.append((result, take_pending_events(session)))
+                    except OperationalError:
+                        raise  # the database itself failed: the whole batch with it
+                    except Exception as exc:
+                        take_pending_events(session)  # undone with its savepoint
+                        outcomes.append(exc)
+        except OperationalError as exc:
+            failure: BaseException = _unavailable()
+            failure.__cause__ = exc
+            outcomes = [failure] * len(batch)
+        except Exception as exc:
+            # A lone write's own error (nothing else was in its transaction), or a failed
+            # commit: nobody in the batch is told it was saved.
+            outcomes = [exc] * len(batch)
+        for job, outcome in zip(batch, outcomes, strict=True):
+            job.loop.call_soon_threadsafe(_settle, job.future, outcome)
 
     def run_read(self, fn: Callable[..., T], **kwargs: Any) -> T:
         with self.sessions() as session:
@@ -114,8 +240,18 @@ class Database:
         if self.inline_reads:
             return self.run_read(fn, **kwargs)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, functools.partial(self.run_read, fn, **kwargs))
+        return await loop.run_in_executor(
+            self._readers, functools.partial(self.run_read, fn, **kwargs)
+        )
 
     def close(self) -> None:
-        self._writer.shutdown(wait=True)
+        # Reads still running hold connections: wait for them, or disposing the pool would
+        # leave those connections to the garbage collector.
+        self._readers.shutdown(wait=True)
+        if self._writer is not None:
+            self._jobs.put(None)
+            self._writer.join()
+            self._writer = None
         self.engine.dispose()
+        if self.write_engine is not None:
+            self.write_engine.dispose()

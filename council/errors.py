@@ -8,6 +8,7 @@
     │   ├── InvalidTransition       the action does not apply to the current status
     │   ├── StaleAction             someone acted first: the status is not the one the moderator saw
     │   └── NotAccepting            the meeting takes no questions now
+    ├── TooLarge (413)              a request body over COUNCIL_MAX_BODY_BYTES, refused unread
     ├── InvalidInput (422)          a person can fix it: the message says how
     ├── RateLimited (429)           carries ``retry_after`` seconds
     └── Unavailable (503)           the database or another service is away
@@ -69,6 +70,11 @@ class NotAccepting(Conflict):
 class InvalidInput(CouncilError):
     status_code = 422
     code = "invalid"
+
+
+class TooLarge(CouncilError):
+    status_code = 413
+    code = "too_large"
 
 
 class RateLimited(CouncilError):

@@ -64,7 +64,9 @@ def record(
     public: dict[str, Any] | None,
     actor: str | None,
     submissions: tuple[Submission, ...] = (),
+    followers: tuple[Submission, ...] = (),
 ) -> PublishedEvent:
+    """``followers``: questions merged into a changed one, whose askers follow it now."""
     seq = next_seq(session, meeting.id)
     # The row already holds it: tell the session so without a second UPDATE at flush.
     set_committed_value(meeting, "last_seq", seq)
@@ -89,7 +91,7 @@ def record(
         type=type,
         payload=payload,
         public=public,
-        tracking={sub.track_token: tracking_view(sub) for sub in submissions},
+        tracking={sub.track_token: tracking_view(sub) for sub in (*submissions, *followers)},
     )
     session.info.setdefault(_PENDING, []).append(published)
     return published
@@ -102,23 +104,44 @@ def submission_event(
     actor: str | None,
     changed: list[Submission],
     was_public: set[int],
+    extra: dict[str, Any] | None = None,
 ) -> PublishedEvent:
     """Record a change to ``changed`` (primary first).
 
     The public hears of it only when approved content appears, changes or goes:
     a submission that was never public stays out of the public message entirely.
+    ``extra`` is meeting-level news for everyone (e.g. the rejection counts).
     """
     public_subs = [s for s in changed if s.id in was_public or s.status in PUBLIC_STATUSES]
+    public: dict[str, Any] | None = (
+        {"submissions": [public_submission(s) for s in public_subs]} if public_subs else None
+    )
+    if extra:
+        public = {**(public or {}), **extra}
     return record(
         session,
         meeting=changed[0].meeting,
         type=type,
-        payload={"submissions": [moderation_submission(s) for s in changed]},
-        public={"submissions": [public_submission(s) for s in public_subs]}
-        if public_subs
-        else None,
+        payload={"submissions": [moderation_submission(s) for s in changed], **(extra or {})},
+        public=public,
         actor=actor,
         submissions=tuple(changed),
+        followers=merged_askers(session, changed),
+    )
+
+
+def merged_askers(session: Session, changed: list[Submission]) -> tuple[Submission, ...]:
+    """The questions merged into any of ``changed``: their askers follow the one kept."""
+    # Only a question that absorbed others counts more than one asker: the usual action
+    # (asked_count 1) costs no query.
+    targets = [s.id for s in changed if s.asked_count > 1 and s.status != "merged"]
+    if not targets:
+        return ()
+    mine = {s.id for s in changed}
+    return tuple(
+        s
+        for s in session.scalars(select(Submission).where(Submission.merged_into_id.in_(targets)))
+        if s.id not in mine
     )
 
 
@@ -175,7 +198,13 @@ def committed_events(
             payload=row.payload,
             public=row.public_payload,
             tracking=(
-                {subs[row.submission_id].track_token: tracking_view(subs[row.submission_id])}
+                {
+                    sub.track_token: tracking_view(sub)
+                    for sub in (
+                        subs[row.submission_id],
+                        *merged_askers(session, [subs[row.submission_id]]),
+                    )
+                }
                 if row.submission_id in subs
                 else {}
             ),

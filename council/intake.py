@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +14,8 @@ from council.events import submission_event
 from council.i18n import _
 from council.meetings import get_meeting
 from council.models import Meeting, Status, Submission, utcnow
+from council.moderation import reasons
+from council.moderation.triage import on_arrival
 from council.residents import is_verified
 from council.text import clean_line, clean_text
 
@@ -102,11 +103,23 @@ def submit(
     if honeypot_filled:
         # Kept, not dropped: a person whose browser autofilled the trap can still be restored.
         sub.status = Status.REJECTED
+        sub.rejection_key = reasons.AUTOMATIC_SPAM
         sub.rejection_reason = HONEYPOT_REASON
         sub.rejected_at, sub.rejected_by = utcnow(), "system"
     session.add(sub)
     session.flush()
-    submission_event(session, type="received", actor=None, changed=[sub], was_public=set())
+    on_arrival(session, [sub])
+    submission_event(
+        session,
+        type="received",
+        actor=None,
+        changed=[sub],
+        was_public=set(),
+        # A rejection counts publicly by its reason, even the automatic one.
+        extra=reasons.rejections_payload(session, meeting_id=meeting.id)
+        if honeypot_filled
+        else None,
+    )
     return sub
 
 
@@ -149,9 +162,9 @@ def collect(
         if post.external_id in seen:
             continue
         seen.add(post.external_id)
-        # X sends &amp; &lt; &gt; encoded: store what the citizen typed, decoded once.
-        text = clean_text(html.unescape(post.text))
-        name = clean_line(html.unescape(post.author_name))[:200] or post.handle
+        # Plain text, already decoded by the source (X encodes &, < and >; Mastodon sends HTML).
+        text = clean_text(post.text)
+        name = clean_line(post.author_name)[:200] or post.handle
         sub = Submission(
             meeting=meeting,
             source=source,
@@ -171,6 +184,7 @@ def collect(
         session.add(sub)
         stored.append(sub)
     session.flush()
+    on_arrival(session, stored)
     for sub in stored:
         submission_event(session, type="received", actor=None, changed=[sub], was_public=set())
     return stored

@@ -68,6 +68,38 @@ def set_stream_url(
     return meeting
 
 
+def check_mastodon_instances(urls: list[str] | None) -> list[str] | None:
+    """Base URLs of Mastodon servers (None: the server-wide COUNCIL_MASTODON_INSTANCES)."""
+    if urls is None:
+        return None
+    cleaned = list(dict.fromkeys(u.strip().rstrip("/") for u in urls if u.strip()))
+    for url in cleaned:
+        parts = urlsplit(url)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or parts.query
+            or len(url) > 200
+        ):
+            raise InvalidInput(
+                _(
+                    "“{url}” is not a Mastodon server's address: give its base URL, like "
+                    "https://mastodon.social."
+                ).format(url=url)
+            )
+    return cleaned
+
+
+def set_mastodon_instances(
+    session: Session, *, slug: str, urls: list[str] | None, actor: str | None = None
+) -> Meeting:
+    """The Mastodon servers this meeting reads; an empty list reads none, None the default."""
+    meeting = get_meeting(session, slug=slug)
+    meeting.mastodon_instances = check_mastodon_instances(urls)
+    _changed(session, meeting, actor)
+    return meeting
+
+
 def get_meeting(session: Session, *, slug: str) -> Meeting:
     meeting = session.scalars(select(Meeting).where(Meeting.slug == slug)).one_or_none()
     if meeting is None:
@@ -88,6 +120,7 @@ def create_meeting(
     starts_at: datetime | None = None,
     x_cost_cap: float | None = None,
     stream_url: str | None = None,
+    mastodon_instances: list[str] | None = None,
     actor: str | None = None,
 ) -> Meeting:
     slug = slug.strip().lower()
@@ -109,6 +142,7 @@ def create_meeting(
         raise InvalidInput(_("The X cost cap is an amount in dollars, like 5 or 12.50."))
     meeting = Meeting(
         stream_url=check_stream_url(stream_url),
+        mastodon_instances=check_mastodon_instances(mastodon_instances),
         x_cost_cap=x_cost_cap,
         slug=slug,
         title=title,

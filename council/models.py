@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -110,6 +112,17 @@ class Meeting(Base):
     current_agenda_item_id: Mapped[int | None]
     # A player the town already streams to (an https embed address), shown on the public page.
     stream_url: Mapped[str | None] = mapped_column(String(500))
+    # Mastodon servers to read this meeting's hashtags from; None: COUNCIL_MASTODON_INSTANCES.
+    mastodon_instances: Mapped[list[str] | None] = mapped_column(JSON)
+    # Screen safety (council/moderation/screen.py). Seconds between "show" and the screen;
+    # None: the server's COUNCIL_SHOW_DELAY_SECONDS.
+    show_delay_seconds: Mapped[int | None]
+    blackout: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The one show waiting out the delay: kept here, not in memory, so a restart neither
+    # loses it nor fires it twice. No foreign key, like current_agenda_item_id.
+    pending_show_id: Mapped[int | None]
+    pending_show_due_at: Mapped[datetime | None]
+    pending_show_by: Mapped[str | None] = mapped_column(String(80))
 
     @property
     def is_accepting(self) -> bool:
@@ -126,7 +139,9 @@ class Submission(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
     source: Mapped[str] = mapped_column(String(16), default="web")
-    external_id: Mapped[str | None] = mapped_column(String(128))
+    # X: the tweet id; Mastodon: the post's ActivityPub URI (the same on every server, unlike
+    # its ids); Bluesky: the at:// URI.
+    external_id: Mapped[str | None] = mapped_column(String(500))
     external_url: Mapped[str | None] = mapped_column(String(500))
     author_name: Mapped[str] = mapped_column(String(200))
     author_handle: Mapped[str | None] = mapped_column(String(200))
@@ -137,8 +152,26 @@ class Submission(Base):
     display_text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default=Status.PENDING)
     asked_count: Mapped[int] = mapped_column(Integer, default=1)
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
+    # The moderator's note for the asker; the reason itself is ``rejection_key``.
     rejection_reason: Mapped[str | None] = mapped_column(String(300))
+    # One of council/moderation/reasons.py's keys: the public page counts rejections by it.
+    rejection_key: Mapped[str | None] = mapped_column(String(32))
+    # Triage (council/moderation/): the category's key, and whether it is still the
+    # automatic suggestion or a moderator's choice.
+    category: Mapped[str | None] = mapped_column(String(32))
+    category_suggested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Computed at intake and shown to moderators, never acted on alone (moderation/flags.py).
+    flags: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
+    # Likely duplicates among the questions open when this one arrived: [{"id", "similarity"}].
+    duplicates: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
+    votes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Priority points without the age term (council/moderation/priority.py), and the queue
+    # order of an approved question: ascending is shown first.
+    score: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    position: Mapped[float | None] = mapped_column(Float)
+    # A moderator placed it by hand: it keeps its place in line instead of following its score.
+    position_manual: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     track_token: Mapped[str] = mapped_column(String(64), unique=True)
     posted_at: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -161,6 +194,10 @@ class Submission(Base):
     edited_by: Mapped[str | None] = mapped_column(String(80))
 
     meeting: Mapped[Meeting] = relationship(lazy="joined")
+    # Loaded only where needed (an asker's tracking view of a merged question).
+    merged_into: Mapped[Submission | None] = relationship(
+        remote_side=[id], foreign_keys=[merged_into_id]
+    )
 
 
 class User(Base):
@@ -216,6 +253,9 @@ class CollectorState(Base):
     source: Mapped[str] = mapped_column(String(16))
     # The resume point: the newest post id fully collected (X's since_id).
     newest_id: Mapped[str | None] = mapped_column(String(128))
+    # Resume points of sources that read several timelines (Mastodon: one per server and
+    # hashtag, the min_id to page forward from).
+    cursors: Mapped[dict[str, Any] | None]
     status: Mapped[str] = mapped_column(String(16), default="stopped")
     collected: Mapped[int] = mapped_column(Integer, default=0)
     requests: Mapped[int] = mapped_column(Integer, default=0)
@@ -253,7 +293,7 @@ class Reply(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), unique=True)
     source: Mapped[str] = mapped_column(String(16))
-    in_reply_to: Mapped[str] = mapped_column(String(128))
+    in_reply_to: Mapped[str] = mapped_column(String(500))
     text: Mapped[str] = mapped_column(Text)
     # pending -> sending -> sent; failed (X said no: safe to retry); uncertain (no answer:
     # X may have posted it, so only a moderator may send again).
@@ -305,3 +345,64 @@ class AgendaItem(Base):
     position: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Vote(Base):
+    """One "me too" from one browser on one approved question (council/votes.py)."""
+
+    __tablename__ = "votes"
+    __table_args__ = (
+        UniqueConstraint("submission_id", "voter", name="uq_votes_submission_id_voter"),
+        Index("ix_votes_meeting_id_voter", "meeting_id", "voter"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
+    # The random id in the browser's signed cookie: no person, no address, nothing else.
+    voter: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Mute(Base):
+    """An author a moderator muted for one meeting: their questions arrive flagged, not dropped."""
+
+    __tablename__ = "mutes"
+    __table_args__ = (
+        UniqueConstraint(
+            "meeting_id", "source", "handle", name="uq_mutes_meeting_id_source_handle"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"))
+    source: Mapped[str] = mapped_column(String(16))
+    # Folded (council/moderation/mutes.py): the handle for social sources, the name for the web.
+    handle: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TriageList(Base):
+    """An admin's edit of a shipped list (categories and keywords, profanity words).
+
+    No row means the lists shipped in council/moderation/data/ apply.
+    """
+
+    __tablename__ = "triage_lists"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_by: Mapped[str | None] = mapped_column(String(80))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LeaseRow(Base):
+    """Who in the cluster runs a kind of work (council/leases.py), and until when."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
+    renewed_at: Mapped[datetime]

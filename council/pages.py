@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.templating import _TemplateResponse
 
-from council import meetings
+from council import meetings, votes
 from council.api import create_submission
 from council.auth import (
     Actor,
@@ -31,10 +31,13 @@ from council.errors import CouncilError, Forbidden, InvalidInput, NotFound, Rate
 from council.i18n import _
 from council.live.snapshot import moderation_state, public_state
 from council.models import MeetingStatus, Recording, Role
+from council.moderation import reasons
 from council.moderation.accounts import add_user, authenticate
+from council.moderation.admin import lists_view as triage_lists_view
 from council.residents import add_resident, import_csv, list_residents, remove_resident
 from council.tracking import find_by_token
 from council.views import meeting_view, tracking_view
+from council.vote_api import voter_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -103,6 +106,8 @@ async def meeting_page(request: Request, slug: str) -> Response:
         form={},
         errors={},
         live_url=await council.read(live_playlist, slug=slug),
+        my_votes=await council.read(votes.voted_ids, slug=slug, voter=voter_of(request)),
+        reason_labels={c["key"]: c["label"] for c in reasons.choices()},
     )
 
 
@@ -187,7 +192,13 @@ async def moderate_page(request: Request, slug: str) -> Response:
     def state(session: Any) -> dict[str, Any]:
         return moderation_state(session, meeting=meetings.get_meeting(session, slug=slug))
 
-    return render(request, "moderate.html", state=await council.read(state), actor=actor)
+    return render(
+        request,
+        "moderate.html",
+        state=await council.read(state),
+        actor=actor,
+        reasons=reasons.choices(),
+    )
 
 
 def _safe_next(target: str | None) -> str:
@@ -282,6 +293,7 @@ async def _admin_page(
     return render(
         request,
         "admin.html",
+        triage=await council.read(triage_lists_view),
         status=status,
         actor=actor,
         error=error,

@@ -128,12 +128,13 @@ def settle(
 def recover_interrupted(session: Session) -> int:
     """Replies caught mid-call by a crash: X may have posted them, so a person decides."""
     interrupted = session.scalars(select(Reply).where(Reply.status == "sending")).all()
+    services = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky"}
     for reply in interrupted:
         reply.status = "uncertain"
         reply.last_error = _(
-            "Council stopped while sending this reply: check on X whether it was posted "
-            "before sending it again."
-        )
+            "Council stopped while sending this reply: check on {service} whether it was "
+            "posted before sending it again."
+        ).format(service=services.get(reply.source, reply.source))
     return len(interrupted)
 
 

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour)\s*$")
 _PERIOD_SECONDS = {"second": 1, "minute": 60, "hour": 3600}
+_BASE_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
 
 def parse_rate(text: str) -> tuple[int, int]:
@@ -26,6 +27,12 @@ def parse_rate(text: str) -> tuple[int, int]:
             f"rate must look like '5/minute' (per second, minute or hour), got {text!r}"
         )
     return int(match.group(1)), _PERIOD_SECONDS[match.group(2)]
+
+
+def split_urls(text: str) -> tuple[str, ...]:
+    """``"https://a.social/, https://b.social"`` -> both, without trailing slashes or repeats."""
+    urls = (part.strip().rstrip("/") for part in text.split(","))
+    return tuple(dict.fromkeys(url for url in urls if url))
 
 
 class Settings(BaseSettings):
@@ -40,6 +47,30 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; empty means a SQLite file `council.db` in the data folder.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for several workers (`redis://host:6379/0`): events committed by one "
+        "reach the websockets of all at once. Empty: one process, or workers that learn of each "
+        "other's events from the database within a second.",
+    )
+    event_tail_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often each worker reads the event log for changes made elsewhere (the "
+        "CLI, other workers); with Redis this is only the safety net.",
+    )
+    lease_seconds: float = Field(
+        default=15.0,
+        ge=1,
+        description="Collectors, the recorder and replies run in one worker at a time; when "
+        "that worker dies another takes over within this many seconds.",
+    )
+    max_body_bytes: int = Field(
+        default=65_536,
+        gt=0,
+        description="Request bodies larger than this are refused with 413 before anything "
+        "reads them.",
     )
     secret_key: str | None = Field(
         default=None,
@@ -57,6 +88,23 @@ class Settings(BaseSettings):
     )
     login_rate_limit: str = Field(
         default="10/minute", description="Login attempts per client and user name."
+    )
+    vote_rate_limit: str = Field(
+        default="30/minute", description="'Me too' votes each client may cast, as `N/minute`."
+    )
+    vote_broadcast_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Vote counts go out to screens and phones at most once per this many "
+        "seconds per meeting, however many votes arrive.",
+    )
+    show_delay_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=300,
+        description="Default seconds between a moderator's show and the chamber screen (a "
+        "meeting may set its own); 0: at once.",
     )
     secure_cookies: bool = Field(
         default=False, description="Send the session cookie over HTTPS only (turn on behind TLS)."
@@ -77,6 +125,27 @@ class Settings(BaseSettings):
     max_question_length: int = Field(default=500, description="Longest question text accepted.")
     max_name_length: int = Field(default=80, description="Longest author name accepted.")
     default_language: str = Field(default="en", description="Language of pages and messages.")
+
+    priority_verified_weight: float = Field(
+        default=5.0, description="Priority points for a question from a verified resident."
+    )
+    priority_asked_weight: float = Field(
+        default=3.0, description="Priority points for each other person who asked the same."
+    )
+    priority_vote_weight: float = Field(default=1.0, description="Priority points per 'me too'.")
+    priority_age_weight: float = Field(
+        default=0.2, description="Priority points per minute a question has waited."
+    )
+    duplicate_threshold: float = Field(
+        default=80.0,
+        ge=50,
+        le=100,
+        description="Similarity (0-100) from which an open question is listed as a likely "
+        "duplicate of a new one.",
+    )
+    flag_long_characters: int = Field(
+        default=280, ge=1, description="Questions longer than this are flagged 'long'."
+    )
 
     x_bearer_token: str | None = Field(
         default=None,
@@ -116,6 +185,48 @@ class Settings(BaseSettings):
         default=None, description="Access token secret of the account that replies."
     )
 
+    mastodon_instances: str = Field(
+        default="",
+        description="Mastodon servers to collect meeting hashtags from, as comma-separated base "
+        "URLs (the town's own first); a meeting can list its own. Empty: no Mastodon.",
+    )
+    mastodon_token: str | None = Field(
+        default=None,
+        description="Access token of the town's account on the first Mastodon server: read "
+        "there with it, stream and reply. Other servers are read without it.",
+    )
+    mastodon_poll_seconds: float = Field(
+        default=10.0, description="Seconds between reads of each Mastodon hashtag timeline."
+    )
+    mastodon_stream: bool = Field(
+        default=False,
+        description="Also stream the hashtag from the first server (needs the token) so posts "
+        "arrive at once; polling continues to fill any gap.",
+    )
+    mastodon_replies: bool = Field(
+        default=False,
+        description="Reply on Mastodon with a link when a tooted question is answered.",
+    )
+    bluesky_base_url: str = Field(
+        default="https://bsky.social",
+        description="Where the town's Bluesky account lives (its PDS or bsky.social), or a fake.",
+    )
+    bluesky_handle: str | None = Field(
+        default=None,
+        description="Handle of the town's Bluesky account; collecting is on when it and the app "
+        "password are set (Bluesky's search needs a login).",
+    )
+    bluesky_app_password: str | None = Field(
+        default=None, description="An app password of that account (Settings > App passwords)."
+    )
+    bluesky_poll_seconds: float = Field(
+        default=10.0, description="Seconds between Bluesky searches."
+    )
+    bluesky_replies: bool = Field(
+        default=False,
+        description="Reply on Bluesky with a link when a posted question is answered.",
+    )
+
     rtmp_host: str = Field(
         default="127.0.0.1",
         description="Interface the recorder listens on for RTMP and SRT. ffmpeg's RTMP listener "
@@ -151,31 +262,50 @@ class Settings(BaseSettings):
     def _empty_is_off(cls, value: object) -> object:
         return None if value in ("", "off", "none") else value
 
-    @field_validator("submission_rate_limit", "login_rate_limit")
+    @field_validator("submission_rate_limit", "login_rate_limit", "vote_rate_limit")
     @classmethod
     def _valid_rate(cls, value: str) -> str:
         parse_rate(value)
         return value
 
+    @field_validator("mastodon_instances")
+    @classmethod
+    def _instances_are_urls(cls, value: str) -> str:
+        for url in split_urls(value):
+            if not _BASE_URL.match(url):
+                raise ValueError(
+                    f"COUNCIL_MASTODON_INSTANCES: {url!r} is not a server address; write base "
+                    "URLs separated by commas, like https://jun.social,https://mastodon.social"
+                )
+        return value
+
     @model_validator(mode="after")
     def _replies_need_credentials(self) -> Settings:
-        if self.x_replies:
-            missing = [
-                f"COUNCIL_{name.upper()}"
-                for name in (
-                    "x_consumer_key",
-                    "x_consumer_secret",
-                    "x_access_token",
-                    "x_access_token_secret",
-                    "public_url",
-                )
-                if not getattr(self, name)
-            ]
+        needs = {
+            "x_replies": (
+                "x_consumer_key",
+                "x_consumer_secret",
+                "x_access_token",
+                "x_access_token_secret",
+                "public_url",
+            ),
+            "mastodon_replies": ("mastodon_instances", "mastodon_token", "public_url"),
+            "bluesky_replies": ("bluesky_handle", "bluesky_app_password", "public_url"),
+        }
+        for switch, names in needs.items():
+            if not getattr(self, switch):
+                continue
+            missing = [f"COUNCIL_{name.upper()}" for name in names if not getattr(self, name)]
             if missing:
                 raise ValueError(
-                    "COUNCIL_X_REPLIES is on, so these must be set too: " + ", ".join(missing)
+                    f"COUNCIL_{switch.upper()} is on, so these must be set too: "
+                    + ", ".join(missing)
                 )
         return self
+
+    @property
+    def mastodon_instance_list(self) -> tuple[str, ...]:
+        return split_urls(self.mastodon_instances)
 
     @property
     def resolved_database_url(self) -> str:

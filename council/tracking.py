@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from council.errors import NotFound
 from council.i18n import _
@@ -11,7 +11,12 @@ from council.models import Submission
 
 
 def find_by_token(session: Session, *, token: str) -> Submission:
-    sub = session.scalars(select(Submission).where(Submission.track_token == token)).one_or_none()
+    sub = session.scalars(
+        select(Submission)
+        .where(Submission.track_token == token)
+        # A merged question's asker follows the one kept (views.tracking_view).
+        .options(selectinload(Submission.merged_into))
+    ).one_or_none()
     if sub is None:
         raise NotFound(_("This tracking link is not valid. Check that it was copied whole."))
     return sub

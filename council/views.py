@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from council.models import PUBLIC_STATUSES, Meeting, Submission
+from council.models import PUBLIC_STATUSES, Meeting, Submission, utcnow
+from council.moderation.reasons import explain
 
 
 def iso(value: datetime | None) -> str | None:
@@ -25,6 +26,24 @@ def meeting_view(meeting: Meeting) -> dict[str, Any]:
         "status": meeting.status,
         "accepting": meeting.is_accepting,
         "stream_url": meeting.stream_url,
+        # The chamber screen is dark (council/moderation/screen.py); both audiences know.
+        "blackout": bool(meeting.blackout),
+        "show_delay_s": meeting.show_delay_seconds,
+    }
+
+
+def pending_show_view(meeting: Meeting, now: datetime | None = None) -> dict[str, Any] | None:
+    """The show waiting out the screen delay (moderators only), or None."""
+    if meeting.pending_show_id is None or meeting.pending_show_due_at is None:
+        return None
+    now = now or utcnow()
+    return {
+        "submission_id": meeting.pending_show_id,
+        "due_at": iso(meeting.pending_show_due_at),
+        # Seconds left when this was written: clients count down from it with their own clock,
+        # so a phone or laptop with a wrong clock still counts right.
+        "remaining_s": round(max(0.0, (meeting.pending_show_due_at - now).total_seconds()), 3),
+        "by": meeting.pending_show_by,
     }
 
 
@@ -43,6 +62,9 @@ def public_submission(sub: Submission) -> dict[str, Any]:
         "url": sub.external_url,
         "verified": sub.verified,
         "asked_count": sub.asked_count,
+        "votes": sub.votes or 0,
+        # The queue order (ascending is next on screen): council/moderation/priority.py.
+        "position": sub.position,
         "approved_at": iso(sub.approved_at),
         "shown_at": iso(sub.shown_at),
         "answered_at": iso(sub.answered_at),
@@ -65,7 +87,17 @@ def moderation_submission(sub: Submission) -> dict[str, Any]:
         "url": sub.external_url,
         "verified": sub.verified,
         "asked_count": sub.asked_count,
+        "votes": sub.votes or 0,
+        # Triage (council/moderation/): moderators only.
+        "category": sub.category,
+        "category_suggested": bool(sub.category_suggested),
+        "flags": list(sub.flags or []),
+        "duplicates": list(sub.duplicates or []),
+        "score": sub.score or 0.0,
+        "position": sub.position,
+        "position_manual": bool(sub.position_manual),
         "merged_into": sub.merged_into_id,
+        "rejection_key": sub.rejection_key,
         "rejection_reason": sub.rejection_reason,
         "posted_at": iso(sub.posted_at),
         "received_at": iso(sub.received_at),
@@ -89,15 +121,26 @@ def moderation_submission(sub: Submission) -> dict[str, Any]:
 
 
 def tracking_view(sub: Submission) -> dict[str, Any]:
-    """What the person who asked sees: their own words, and where the question is now."""
+    """What the person who asked sees: their own words, and where the question is now.
+
+    A question merged into another follows that one: once it is approved, shown or
+    answered, so is this asker's (``merged`` says it was joined with a similar one).
+    """
+    status, shown_at, answered_at = sub.status, sub.shown_at, sub.answered_at
+    kept = sub.merged_into if sub.status == "merged" else None
+    if kept is not None and kept.status in PUBLIC_STATUSES:
+        status, shown_at, answered_at = kept.status, kept.shown_at, kept.answered_at
     return {
         "id": sub.id,
-        "status": sub.status,
+        "status": status,
+        "merged": sub.status == "merged",
         "text": sub.original_text,
         "author": sub.author_name,
-        "rejection_reason": sub.rejection_reason if sub.status == "rejected" else None,
+        "rejection_reason": explain(sub.rejection_key, sub.rejection_reason)
+        if sub.status == "rejected"
+        else None,
         "received_at": iso(sub.received_at),
-        "shown_at": iso(sub.shown_at),
-        "answered_at": iso(sub.answered_at),
+        "shown_at": iso(shown_at),
+        "answered_at": iso(answered_at),
         "meeting": sub.meeting.slug,
     }

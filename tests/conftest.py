@@ -12,7 +12,11 @@ from council.db import Database
 from council.settings import Settings
 from tests.factories import log_in, make_meeting, make_token, make_user, postgres_database
 
-pytest_plugins = ["tests.fakes.x_api"]
+pytest_plugins = [
+    "tests.fakes.x_api",
+    "tests.fakes.mastodon_api",
+    "tests.fakes.bluesky_api",
+]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -48,7 +52,7 @@ def app(settings: Settings) -> Iterator[FastAPI]:
     application = create_app(settings)
     yield application
     # A test that never started the app (no TestClient) still opened database connections.
-    application.state.council.db.engine.dispose()
+    application.state.council.db.close()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import socket
@@ -33,6 +34,8 @@ from council.settings import Settings
 
 if TYPE_CHECKING:
     # A type only: the module is a pytest plugin, registered (and rewritten) by conftest.
+    from council.sandbox.bluesky import FakeBluesky
+    from council.sandbox.mastodon import FakeMastodon
     from tests.fakes.x_api import FakeX
 
 PASSWORD = "correct-horse-battery"
@@ -223,9 +226,58 @@ def questions(db: Database) -> list[Submission]:
         return list(session.scalars(select(Submission).order_by(Submission.id)).all())
 
 
-def collector(db: Database) -> CollectorState | None:
+def collector(db: Database, source: str = "x") -> CollectorState | None:
     with db.session() as session:
-        return session.scalar(select(CollectorState).where(CollectorState.source == "x"))
+        return session.scalar(select(CollectorState).where(CollectorState.source == source))
+
+
+# -- the Mastodon and Bluesky collectors against their fakes -------------------------------------
+
+
+def mastodon_settings(tmp_path: Path, *servers: FakeMastodon, **overrides: Any) -> Settings:
+    """Collect from these fake servers (the first is the town's own, with its token)."""
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "mastodon_instances": ",".join(s.base_url for s in servers),
+        "mastodon_token": "town-token",
+        "mastodon_poll_seconds": 0.05,
+        "_env_file": None,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def bluesky_settings(tmp_path: Path, fake: FakeBluesky, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "bluesky_base_url": fake.base_url,
+        "bluesky_handle": "ayto-jun.bsky.social",
+        "bluesky_app_password": "abcd-efgh-ijkl-mnop",
+        "bluesky_poll_seconds": 0.05,
+        "_env_file": None,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def act_live(client: TestClient, app: FastAPI, fn: Callable[..., T], **kwargs: Any) -> T:
+    """A domain write through the running app's own writer, as a request makes it.
+
+    While collectors write every few milliseconds, a second writer (``db.run_write`` on
+    the test thread) would only compete with them for SQLite's lock.
+    """
+    council = app.state.council
+    assert client.portal is not None, "inside `with TestClient(app)` only"
+    result: T = client.portal.call(functools.partial(council.act, fn, **kwargs))
+    return result
+
+
+def timeline_reads(fake: FakeMastodon) -> list[Any]:
+    return fake.requests_to("/api/v1/timelines/tag/")
+
+
+def bluesky_searches(fake: FakeBluesky) -> list[Any]:
+    return fake.requests_to("app.bsky.feed.searchPosts")
 
 
 def searches(fake_x: FakeX) -> list[Any]:
@@ -365,9 +417,9 @@ class LiveServer:
 # -- PostgreSQL and Redis: the city-scale path, on the services these machines run -----------
 
 POSTGRES_ADMIN_URL = os.environ.get(
-    "COUNCIL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-REDIS_TEST_URL = os.environ.get("COUNCIL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def in_ci() -> bool:
@@ -401,7 +453,7 @@ def postgres_database() -> Iterator[str]:
         admin.dispose()
         skip_or_fail(
             f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({exc.orig}); start it "
-            "(127.0.0.1:5432, trust auth, database test) or set COUNCIL_TEST_POSTGRES_URL"
+            "(127.0.0.1:5432, trust auth, database test) or set TEST_POSTGRES_URL"
         )
     try:
         yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
@@ -409,3 +461,65 @@ def postgres_database() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def redis_available() -> None:
+    """Skip (or, in CI, fail) when the test Redis does not answer."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        skip_or_fail(
+            f"Redis is not reachable at {REDIS_TEST_URL} ({exc}); start it (127.0.0.1:6379) "
+            "or set TEST_REDIS_URL"
+        )
+    finally:
+        client.close()
+
+
+class Worker:
+    """One `council serve` process: a worker of a cluster sharing a database and Redis."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+        import subprocess
+        import sys
+
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log = data_dir / f"worker-{self.port}.log"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "council.cli", "serve", "--port", str(self.port)],
+                cwd=data_dir,
+                env=council_env(data_dir) | env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.log.read_text()}")
+            try:
+                if httpx.get(self.base_url + "/api/meetings", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"worker did not start in 30 s:\n{self.log.read_text()}")
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except Exception:
+                self.kill()

@@ -464,3 +464,36 @@ def test_meeting_stream_player_is_set_and_checked(tmp_path: Path) -> None:
     assert (
         council(tmp_path, "meeting", "stream", "pleno", "https://tv.jun.es/embed").returncode == 0
     )
+
+
+def test_residents_of_every_source_are_added_from_the_command_line(tmp_path: Path) -> None:
+    added = council(tmp_path, "resident", "add", "@Paco@Mastodon.Social", "--source", "mastodon")
+    assert added.returncode == 0, added.stderr
+    assert "paco@mastodon.social (mastodon)" in added.stdout
+    bluesky = council(tmp_path, "resident", "add", "@bego.bsky.social", "--source", "bluesky")
+    assert bluesky.returncode == 0, bluesky.stderr
+    listed = council(tmp_path, "resident", "list").stdout
+    assert "paco@mastodon.social" in listed and "bego.bsky.social" in listed
+    wrong = council(tmp_path, "resident", "add", "@paco", "--source", "mastodon")
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+    assert "@vecina@mastodon.social" in wrong.stderr
+
+
+def test_a_meeting_reads_its_own_mastodon_servers(tmp_path: Path) -> None:
+    created = council(
+        tmp_path,
+        "meeting",
+        "create",
+        "pleno",
+        "--title",
+        "Pleno",
+        "--hashtag",
+        "PlenoJun",
+        "--mastodon-instance",
+        "https://jun.social/",
+    )
+    assert created.returncode == 0, created.stderr
+    none = council(tmp_path, "meeting", "mastodon", "pleno", "none")
+    assert none.returncode == 0 and "no Mastodon server" in none.stdout
+    bad = council(tmp_path, "meeting", "mastodon", "pleno", "jun.social")
+    assert bad.returncode == 2 and "https://mastodon.social" in bad.stderr

@@ -26,6 +26,7 @@ from council.archive.recordings import (
     update_recording,
     wanted_recordings,
 )
+from council.leases import Lease
 from council.models import Recording, utcnow
 from council.services import Council
 from council.tasks import cancel_and_wait
@@ -58,8 +59,10 @@ def parts_json(parts: list[Part], total_s: float) -> list[dict[str, Any]]:
 
 
 class RecorderManager:
-    def __init__(self, council: Council) -> None:
+    def __init__(self, council: Council, lease: Lease | None = None) -> None:
         self.council = council
+        # Several workers: only the holder of the "recorder" lease runs ffmpeg.
+        self.lease = lease
         self.recorders: dict[int, tuple[Recorder, int]] = {}  # recording id -> (recorder, meeting)
         self._task: asyncio.Task[None] | None = None
         self._finishing: set[int] = set()
@@ -91,6 +94,13 @@ class RecorderManager:
             await asyncio.sleep(RECONCILE_SECONDS)
 
     async def reconcile(self) -> None:
+        if self.lease is not None and not self.lease.held:
+            # Another worker records now; its recover() takes over the folders.
+            for recording_id, (recorder, _meeting) in list(self.recorders.items()):
+                with contextlib.suppress(Exception):
+                    await recorder.stop()
+                del self.recorders[recording_id]
+            return
         automatic = self.council.settings.record_when_live
         if automatic:
             await self.council.act(follow_meetings, mode=automatic)

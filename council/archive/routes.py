@@ -128,4 +128,3 @@ async def get_live(slug: str, name: str, request: Request) -> Response:
         media_type="video/mp2t",
         headers={"Cache-Control": "public, max-age=31536000, immutable"},
     )
-

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import json
 import logging
+import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
@@ -193,9 +195,31 @@ class Connection:
             )
 
 
+# Reads the events of (after, upto] of a meeting from the event log.
+GapFiller = Callable[[int, int, int], Awaitable[list[PublishedEvent]]]
+# Hands what this process published to the other workers: ("events" | "notify", body).
+Relay = Callable[[str, dict[str, Any]], None]
+
+
 class Hub:
+    """Connections by meeting and audience; committed events go out in seq order.
+
+    Every client must get each event once and in order, and a connection skips any seq at or
+    below the last it had. So an event that arrives ahead of its predecessors (committed by
+    another worker, whose event has not reached us yet) is held back, the missing ones are read
+    from the event log (``fill_gap``), and all go out in order. The event log has no holes: a
+    seq is taken under the meeting row's lock, so a later one committed means the earlier ones
+    are committed too.
+    """
+
     def __init__(self, ping_seconds: float = 15.0) -> None:
         self.ping_seconds = ping_seconds
+        self.fill_gap: GapFiller | None = None
+        # Told how long each fan-out took, in seconds (the metrics histogram).
+        self.on_fanout: Callable[[float], None] | None = None
+        self.relay: Relay | None = None
+        self._held: dict[int, dict[int, PublishedEvent]] = {}
+        self._filling: dict[int, asyncio.Task[None]] = {}
         self._meetings: dict[tuple[int, str], set[Connection]] = defaultdict(set)
         self._tracking: dict[str, set[Connection]] = defaultdict(set)
         self._pinger: asyncio.Task[None] | None = None
@@ -226,6 +250,13 @@ class Hub:
             if not members:
                 del self._tracking[token]
 
+    def audience_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for (_meeting, audience), members in self._meetings.items():
+            counts[audience] += len(members)
+        counts["tracking"] = sum(len(c) for c in self._tracking.values())
+        return dict(counts)
+
     def connection_count(self) -> int:
         return sum(len(c) for c in self._meetings.values()) + sum(
             len(c) for c in self._tracking.values()
@@ -233,26 +264,98 @@ class Hub:
 
     # -- fan-out ------------------------------------------------------------------------------
 
-    def publish(self, events: Iterable[PublishedEvent]) -> None:
-        for event in events:
-            if event.seq > self.published_seq.get(event.meeting_id, 0):
-                self.published_seq[event.meeting_id] = event.seq
-            for audience in ("public", "moderation"):
-                members = self._meetings.get((event.meeting_id, audience))
-                if not members:
-                    continue
-                message = event.message(audience)
-                if message is not None:
-                    self._offer_all(members, outgoing(event.seq, encode(message)))
-            for token, view in event.tracking.items():
-                followers = self._tracking.get(token)
-                if followers:
-                    text = encode({"type": "status", "seq": event.seq, "submission": view})
-                    self._offer_all(followers, outgoing(event.seq, text))
-        self._freeze_soon()
+    def publish(self, events: Iterable[PublishedEvent], *, relayed: bool = False) -> None:
+        """Send committed events to their meetings' clients, in seq order, each seq once.
 
-    def notify(self, meeting_id: int, audience: str, message: dict[str, Any]) -> None:
+        ``relayed``: they came from another worker, so they are not handed on again.
+        """
+        started = time.perf_counter()
+        events = sorted(events, key=lambda e: (e.meeting_id, e.seq))
+        if self.relay is not None and not relayed and events:
+            self.relay("events", {"events": [dataclasses.asdict(e) for e in events]})
+        for event in events:
+            known = self.published_seq.get(event.meeting_id, 0)
+            if event.seq <= known:
+                continue  # already out: another path brought it first
+            if event.seq > known + 1 and self.fill_gap is not None:
+                self._held.setdefault(event.meeting_id, {})[event.seq] = event
+                self._fill_soon(event.meeting_id)
+                continue
+            self._deliver(event)
+            self._drain(event.meeting_id)
+        self._freeze_soon()
+        if self.on_fanout is not None and events:
+            self.on_fanout(time.perf_counter() - started)
+
+    def _drain(self, meeting_id: int) -> None:
+        """Send the held events that are next in line."""
+        held = self._held.get(meeting_id)
+        while held:
+            known = self.published_seq.get(meeting_id, 0)
+            first = min(held)
+            if first > known + 1:
+                return
+            event = held.pop(first)
+            if first == known + 1:
+                self._deliver(event)
+        self._held.pop(meeting_id, None)
+
+    async def caught_up(self, meeting_id: int) -> None:
+        """Wait until events held back for ``meeting_id`` have gone out."""
+        task = self._filling.get(meeting_id)
+        if task is not None:
+            await asyncio.shield(task)
+
+    def _fill_soon(self, meeting_id: int) -> None:
+        if meeting_id not in self._filling:
+            self._filling[meeting_id] = asyncio.create_task(
+                self._fill(meeting_id), name=f"hub-fill-{meeting_id}"
+            )
+
+    async def _fill(self, meeting_id: int) -> None:
+        assert self.fill_gap is not None
+        try:
+            while self._held.get(meeting_id):
+                known = self.published_seq.get(meeting_id, 0)
+                first = min(self._held[meeting_id])
+                if first > known + 1:
+                    self.publish(await self.fill_gap(meeting_id, known, first - 1), relayed=True)
+                    if self.published_seq.get(meeting_id, 0) == known:
+                        # The log did not have them: send what is held rather than wait forever.
+                        self.published_seq[meeting_id] = first - 1
+                self._drain(meeting_id)
+        except Exception:
+            log.exception("could not read the missed events of meeting %s", meeting_id)
+            self.published_seq[meeting_id] = min(self._held.get(meeting_id, {0: None})) - 1
+            self._drain(meeting_id)
+        finally:
+            self._filling.pop(meeting_id, None)
+
+    def _deliver(self, event: PublishedEvent) -> None:
+        self.published_seq[event.meeting_id] = max(
+            event.seq, self.published_seq.get(event.meeting_id, 0)
+        )
+        for audience in ("public", "moderation"):
+            members = self._meetings.get((event.meeting_id, audience))
+            if not members:
+                continue
+            message = event.message(audience)
+            if message is not None:
+                self._offer_all(members, outgoing(event.seq, encode(message)))
+        for token, view in event.tracking.items():
+            followers = self._tracking.get(token)
+            if followers:
+                text = encode({"type": "status", "seq": event.seq, "submission": view})
+                self._offer_all(followers, outgoing(event.seq, text))
+
+    def notify(
+        self, meeting_id: int, audience: str, message: dict[str, Any], *, relayed: bool = False
+    ) -> None:
         """A message outside the event log (no seq): not replayed, current state only."""
+        if self.relay is not None and not relayed:
+            self.relay(
+                "notify", {"meeting_id": meeting_id, "audience": audience, "message": message}
+            )
         members = self._meetings.get((meeting_id, audience))
         if members:
             self._offer_all(members, outgoing(None, encode(message)))
@@ -285,6 +388,8 @@ class Hub:
             self._freeze = None
         await cancel_and_wait(self._pinger)
         self._pinger = None
+        for task in list(self._filling.values()):
+            await cancel_and_wait(task)
 
     async def _ping_forever(self) -> None:
         while True:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from council.agenda import agenda_view
 from council.collectors.state import collector_states, health_view
@@ -13,8 +13,16 @@ from council.errors import NotFound
 from council.events import events_after
 from council.i18n import _
 from council.models import Meeting, Status, Submission
+from council.moderation.board import moderation_extras, public_extras
+from council.moderation.categories import NONE as NO_CATEGORY
+from council.moderation.categories import check_filter as check_category_filter
 from council.replies import meeting_replies
-from council.views import meeting_view, moderation_submission, public_submission
+from council.views import (
+    meeting_view,
+    moderation_submission,
+    pending_show_view,
+    public_submission,
+)
 
 Audience = str  # "public" | "moderation"
 
@@ -25,6 +33,7 @@ def public_state(session: Session, *, meeting: Meeting) -> dict[str, Any]:
     seq = session.scalar(select(Meeting.last_seq).where(Meeting.id == meeting.id)) or 0
     subs = session.scalars(
         select(Submission)
+        .options(lazyload(Submission.meeting))
         .where(
             Submission.meeting_id == meeting.id,
             Submission.status.in_([Status.APPROVED, Status.ON_SCREEN, Status.ANSWERED]),
@@ -32,12 +41,18 @@ def public_state(session: Session, *, meeting: Meeting) -> dict[str, Any]:
         .order_by(Submission.approved_at, Submission.id)
     ).all()
     on_screen = next((s for s in subs if s.status == Status.ON_SCREEN), None)
+    # The queue's order (council/moderation/priority.py), as the screen takes them.
+    queued = sorted(
+        (s for s in subs if s.status == Status.APPROVED),
+        key=lambda s: (s.position is None, s.position or 0.0),
+    )
     return {
         "meeting": meeting_view(meeting),
         "seq": seq,
         "agenda": agenda_view(session, meeting),
+        **public_extras(session, meeting=meeting),
         "on_screen": public_submission(on_screen) if on_screen else None,
-        "approved": [public_submission(s) for s in subs if s.status == Status.APPROVED],
+        "approved": [public_submission(s) for s in queued],
         "answered": [
             public_submission(s)
             for s in sorted(
@@ -49,12 +64,23 @@ def public_state(session: Session, *, meeting: Meeting) -> dict[str, Any]:
 
 
 def moderation_state(
-    session: Session, *, meeting: Meeting, status: str | None = None
+    session: Session, *, meeting: Meeting, status: str | None = None, category: str | None = None
 ) -> dict[str, Any]:
     seq = session.scalar(select(Meeting.last_seq).where(Meeting.id == meeting.id)) or 0
-    query = select(Submission).where(Submission.meeting_id == meeting.id)
+    # Every row is of this meeting: joining the meeting to each of thousands of rows (the
+    # relationship's default) took most of the snapshot's time (bench/moderation.py).
+    query = (
+        select(Submission)
+        .options(lazyload(Submission.meeting))
+        .where(Submission.meeting_id == meeting.id)
+    )
     if status:
         query = query.where(Submission.status == status)
+    category = check_category_filter(session, category)
+    if category == NO_CATEGORY:
+        query = query.where(Submission.category.is_(None))
+    elif category:
+        query = query.where(Submission.category == category)
     subs = session.scalars(query.order_by(Submission.received_at, Submission.id)).all()
     on_screen = next((s for s in subs if s.status == Status.ON_SCREEN), None)
     return {
@@ -65,6 +91,8 @@ def moderation_state(
         "submissions": [moderation_submission(s) for s in subs],
         "collectors": [health_view(c) for c in collector_states(session, meeting_id=meeting.id)],
         "replies": meeting_replies(session, meeting_id=meeting.id),
+        "pending_show": pending_show_view(meeting),
+        **moderation_extras(session, meeting=meeting),
     }
 
 

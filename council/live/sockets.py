@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,6 +24,7 @@ from council.auth import current_actor
 from council.errors import CouncilError
 from council.live.hub import Connection, encode
 from council.live.snapshot import meeting_id_for, meeting_seq, missed_messages, snapshot_message
+from council.moderation import locks
 from council.services import Council
 from council.tracking import find_by_token, meeting_of_token
 from council.views import tracking_view
@@ -33,6 +35,9 @@ PUBLIC_PATH = re.compile(r"^/ws/meetings/([^/]+)$")
 # Close codes a client can act on: 4xxx are application codes (RFC 6455, section 7.4.2).
 CLOSE_NOT_FOUND = 4404
 CLOSE_NOT_AUTHENTICATED = 4401
+
+# What reads a socket once its opening is out, until it closes: (receive, meeting, connection).
+Listener = Callable[[Receive, int, Connection], Awaitable[None]]
 
 
 def _after(scope: Scope) -> int | None:
@@ -58,7 +63,14 @@ async def _refuse(receive: Receive, send: Send, code: int) -> None:
 
 
 async def serve_meeting(
-    council: Council, scope: Scope, receive: Receive, send: Send, *, slug: str, audience: str
+    council: Council,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    slug: str,
+    audience: str,
+    listen: Listener | None = None,
 ) -> None:
     try:
         meeting_id = await council.read(meeting_id_for, slug=slug)
@@ -76,7 +88,10 @@ async def serve_meeting(
             await send({"type": "websocket.send", "text": text})
             last_seq = max(last_seq, seq)
         connection.start(last_seq)
-        await _wait_for_disconnect(receive)
+        if listen is None:
+            await _wait_for_disconnect(receive)
+        else:
+            await listen(receive, meeting_id, connection)
     finally:
         council.hub.leave(meeting_id, connection)
 
@@ -127,7 +142,22 @@ class ModerationSocket:
             await _refuse(receive, send, CLOSE_NOT_AUTHENTICATED)
             return
         slug = scope["path_params"]["slug"]
-        await serve_meeting(council, scope, receive, send, slug=slug, audience="moderation")
+        user = actor.username
+
+        def listen(receive: Receive, meeting_id: int, connection: Connection) -> Awaitable[None]:
+            # Moderators' pages say which question they look at: soft locks for the others.
+            return locks.listen(
+                council.hub,
+                council.locks,
+                receive,
+                meeting_id=meeting_id,
+                connection=connection,
+                user=user,
+            )
+
+        await serve_meeting(
+            council, scope, receive, send, slug=slug, audience="moderation", listen=listen
+        )
 
 
 class TrackingSocket:

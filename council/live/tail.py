@@ -1,6 +1,6 @@
 """Publishes events that other processes committed: the CLI moving the agenda, another
 worker on the same database. The event log is the shared truth; this reads its tail
-once a second and hands what this process did not write to the hub."""
+every ``COUNCIL_EVENT_TAIL_SECONDS`` and hands what this process did not write to the hub."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from council.services import Council
 from council.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
-
-TAIL_SECONDS = 1.0
 
 
 class EventTail:
@@ -34,7 +32,7 @@ class EventTail:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(TAIL_SECONDS)
+            await asyncio.sleep(self.council.settings.event_tail_seconds)
             try:
                 await self.catch_up()
             except Exception:
@@ -45,6 +43,8 @@ class EventTail:
         for meeting_id, seq in (await self.council.read(meeting_seqs)).items():
             known = hub.published_seq.get(meeting_id, 0)
             if seq > known:
+                # relayed: every worker reads the same log, so none hands these on.
                 hub.publish(
-                    await self.council.read(committed_events, meeting_id=meeting_id, after=known)
+                    await self.council.read(committed_events, meeting_id=meeting_id, after=known),
+                    relayed=True,
                 )

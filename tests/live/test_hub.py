@@ -183,3 +183,63 @@ def test_survivors_of_a_fan_out_are_frozen_out_of_the_collector(monkeypatch: Any
         assert asyncio.run(scenario()) > 0
     finally:
         gc.unfreeze()
+
+
+def test_an_event_ahead_of_its_predecessors_waits_until_the_log_fills_the_gap() -> None:
+    async def scenario() -> tuple[list[int], list[tuple[int, int, int]]]:
+        hub = Hub()
+        reads: list[tuple[int, int, int]] = []
+
+        async def log_read(meeting_id: int, after: int, upto: int) -> list[PublishedEvent]:
+            reads.append((meeting_id, after, upto))
+            await asyncio.sleep(0.01)  # the database takes a moment
+            return [event(seq) for seq in range(after + 1, upto + 1)]
+
+        hub.fill_gap = log_read
+        client = Client()
+        connect(hub, client)
+        hub.publish([event(1)])
+        hub.publish([event(4)])  # another worker committed 2 and 3; they have not reached us
+        assert client.seqs() == [1], "4 went out before 2 and 3"
+        hub.publish([event(2)])  # one of them arrives on its own meanwhile
+        await asyncio.sleep(0.05)
+        hub.publish([event(3), event(4)])  # and late duplicates change nothing
+        return client.seqs(), reads
+
+    seqs, reads = asyncio.run(scenario())
+    assert seqs == [1, 2, 3, 4]
+    assert reads == [(1, 2, 3)], "only what was still missing is read"
+
+
+def test_an_unreadable_gap_does_not_hold_events_forever() -> None:
+    async def scenario() -> list[int]:
+        hub = Hub()
+
+        async def broken_log(meeting_id: int, after: int, upto: int) -> list[PublishedEvent]:
+            raise RuntimeError("database gone")
+
+        hub.fill_gap = broken_log
+        client = Client()
+        connect(hub, client)
+        hub.publish([event(1)])
+        hub.publish([event(3)])
+        await asyncio.sleep(0.01)
+        return client.seqs()
+
+    assert asyncio.run(scenario()) == [1, 3]
+
+
+def test_local_events_and_notices_are_handed_to_the_relay_and_relayed_ones_are_not() -> None:
+    async def scenario() -> list[tuple[str, dict[str, Any]]]:
+        hub = Hub()
+        sent: list[tuple[str, dict[str, Any]]] = []
+        hub.relay = lambda kind, body: sent.append((kind, body))
+        hub.publish([event(1)])
+        hub.publish([event(2)], relayed=True)
+        hub.notify(1, "moderation", {"type": "viewing"})
+        hub.notify(1, "moderation", {"type": "viewing"}, relayed=True)
+        return sent
+
+    sent = asyncio.run(scenario())
+    assert [kind for kind, _ in sent] == ["events", "notify"]
+    assert sent[0][1]["events"][0]["seq"] == 1

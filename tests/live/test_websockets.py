@@ -76,8 +76,17 @@ def test_public_socket_never_carries_unapproved_content(
         messages = receive_until(ws, lambda m: m["type"] == "approved")
         raw += [json.dumps(m) for m in messages]
     assert all(SECRET not in text and "Oculto" not in text for text in raw), raw
-    assert [m["type"] for m in messages] == ["approved"]
-    assert messages[0]["submissions"][0]["text"] == "pública"
+    # Rejections reach the public as counts per reason only (mutual visibility), never
+    # the question: the rejected, restored and merged steps carry nothing else.
+    assert [m["type"] for m in messages] == [
+        "rejected",
+        "restored",
+        "rejected",
+        "merged",
+        "approved",
+    ]
+    assert all(set(m) == {"type", "seq", "rejections"} for m in messages[:-1]), messages
+    assert messages[-1]["submissions"][0]["text"] == "pública"
 
 
 def test_public_socket_hears_when_approved_content_goes_away(
@@ -116,7 +125,8 @@ def test_reconnect_with_after_replays_what_was_missed(
     api(client, token, subs[2].id, "show")
     with client.websocket_connect(f"/ws/meetings/pleno?after={seq}") as ws:
         messages = receive_until(ws, lambda m: m["type"] == "resumed")
-    assert [m["type"] for m in messages] == ["approved", "approved", "shown", "resumed"]
+    assert [m["type"] for m in messages] == ["approved", "rejected", "approved", "shown", "resumed"]
+    assert set(messages[1]) == {"type", "seq", "rejections"}, "a rejection: its count only"
     seqs = [m["seq"] for m in messages]
     assert seqs == sorted(seqs) and seqs[0] > seq
     assert messages[-1]["seq"] == seq + 4, "the cursor moves past moderator-only events too"
