@@ -38,7 +38,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     # FULL: a question acknowledged with 201 survives a power cut, not only a process crash.
@@ -48,8 +47,10 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.close()
 
 
-def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+def _sqlite_manual_transactions(
+    dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry
+) -> None:
+    dbapi_connection.isolation_level = None  # the driver stops issuing BEGIN by itself
 
 
 def _sqlite_begin_immediate(connection: Connection) -> None:
@@ -68,11 +69,14 @@ def make_engine(url: str, *, for_writes: bool = False, **options: Any) -> Engine
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
-        # Python's sqlite3 begins transactions only before a write, so a SAVEPOINT first in a
-        # transaction would start (and its RELEASE commit) one of its own: group commit needs
-        # real nested transactions. SQLAlchemy's documented recipe: the driver leaves
-        # transactions alone and SQLAlchemy says BEGIN itself.
-        event.listen(engine, "begin", _sqlite_begin_immediate if for_writes else _sqlite_begin)
+        if for_writes:
+            # Python's sqlite3 begins transactions only before a write, so a SAVEPOINT first
+            # in a transaction would start (and its RELEASE commit) one of its own: group
+            # commit needs real nested transactions. SQLAlchemy's documented recipe: the
+            # driver leaves transactions alone and SQLAlchemy says BEGIN itself. Reads keep
+            # the driver's way: no transaction to open and close around a SELECT.
+            event.listen(engine, "connect", _sqlite_manual_transactions)
+            event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     return create_engine(url, pool_pre_ping=True, **options)
 
