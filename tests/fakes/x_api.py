@@ -43,7 +43,6 @@ import http
 import json
 import random
 import re
-import socket
 import string
 import threading
 import time
@@ -56,7 +55,6 @@ from urllib.parse import parse_qsl
 import pytest
 import requests
 import requests.adapters
-import uvicorn
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 from starlette.applications import Starlette
@@ -64,6 +62,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
+
+from council.sandbox.server import ServerThread
 
 __all__ = [
     "CreatedTweet",
@@ -697,9 +697,7 @@ class FakeX:
         self._requests: list[RecordedRequest] = []
         self._created: list[CreatedTweet] = []
         self._search_calls = 0
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._sock: socket.socket | None = None
+        self._server = ServerThread(self._asgi, "fake-x-server")
         self._app = Starlette(
             routes=[
                 Route(SEARCH_PATH, self._search, methods=["GET"]),
@@ -960,57 +958,14 @@ class FakeX:
 
     def start(self) -> FakeX:
         """Serve on a free 127.0.0.1 port in a background thread; sets ``base_url``."""
-        if self._server is not None:
-            raise RuntimeError("fake X is already running")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-            config = uvicorn.Config(
-                self._asgi,
-                host="127.0.0.1",
-                port=port,
-                log_level="warning",
-                access_log=False,
-                interface="asgi3",
-                lifespan="off",
-                ws="none",
-                proxy_headers=False,
-                timeout_graceful_shutdown=3,
-            )
-            server = uvicorn.Server(config)
-            thread = threading.Thread(
-                target=server.run, kwargs={"sockets": [sock]}, name="fake-x-server", daemon=True
-            )
-            thread.start()
-        except BaseException:
-            sock.close()
-            raise
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                server.should_exit = True
-                thread.join(5)
-                sock.close()
-                raise RuntimeError("fake X server did not start")
-            time.sleep(0.005)
-        self._server, self._thread, self._sock = server, thread, sock
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.base_url = self._server.start()
         return self
 
     def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
+        if not self._server.running:
             return
         self.disconnect_streams()
-        server.should_exit = True
-        thread.join(10)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(5)
-        if self._sock is not None:
-            self._sock.close()
-        self._server = self._thread = self._sock = None
+        self._server.stop()
 
     def __enter__(self) -> FakeX:
         return self.start()
