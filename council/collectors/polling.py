@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import ClassVar
 
@@ -63,7 +64,7 @@ class Paused(SourceProblem):
     status = "paused"
 
 
-class Poller:
+class Poller(ABC):
     """One source for one meeting, polled every ``poll_seconds`` from its stored resume point."""
 
     source: str
@@ -84,11 +85,11 @@ class Poller:
         # True once a poll has read everything up to now.
         self.caught_up = False
 
+    @abstractmethod
     async def poll(self, state: CollectorState) -> None:
         """Read and store what is new since ``state``'s resume point; raise SourceProblem."""
-        raise NotImplementedError
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: only sources holding connections need it
         """Let go of connections; called when the collector stops."""
 
     async def run(self) -> None:

@@ -119,6 +119,14 @@ def _reflag(session: Session, meeting: Meeting, source: str, author: str, on: bo
     ]
 
 
+def _find(session: Session, meeting_id: int, source: str, author: str) -> Mute | None:
+    return session.scalar(
+        select(Mute).where(
+            Mute.meeting_id == meeting_id, Mute.source == source, Mute.handle == author
+        )
+    )
+
+
 def mute(
     session: Session,
     *,
@@ -133,11 +141,7 @@ def mute(
     source, author = _who(
         session, meeting, source=source, handle=handle, submission_id=submission_id
     )
-    existing = session.scalar(
-        select(Mute).where(
-            Mute.meeting_id == meeting.id, Mute.source == source, Mute.handle == author
-        )
-    )
+    existing = _find(session, meeting.id, source, author)
     row = existing or Mute(meeting_id=meeting.id, source=source, handle=author, created_by=actor)
     if existing is None:
         session.add(row)
@@ -161,11 +165,7 @@ def unmute(
     source, author = _who(
         session, meeting, source=source, handle=handle, submission_id=submission_id
     )
-    row = session.scalar(
-        select(Mute).where(
-            Mute.meeting_id == meeting.id, Mute.source == source, Mute.handle == author
-        )
-    )
+    row = _find(session, meeting.id, source, author)
     if row is None:
         raise NotFound(
             _("{handle} ({source}) is not muted in this meeting.").format(
