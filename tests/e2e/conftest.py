@@ -22,7 +22,7 @@ from tests.factories import LIVE_MODERATOR as MODERATOR
 from tests.factories import LIVE_PASSWORD as PASSWORD
 from tests.factories import LIVE_SLUG as SLUG
 from tests.factories import LIVE_TITLE as TITLE
-from tests.factories import LiveServer, free_port
+from tests.factories import LiveServer, free_port, in_ci
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -34,10 +34,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def chromium_path() -> str | None:
@@ -73,7 +69,7 @@ def browser() -> Iterator[Browser]:
     path = chromium_path()
     if path is None:
         message = "Chromium is not installed: apt-get install chromium"
-        if _in_ci():
+        if in_ci():
             pytest.fail(message + " (CI=true: browser tests must run, not skip)")
         pytest.skip(message)
     with sync_playwright() as playwright:
