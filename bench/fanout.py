@@ -7,6 +7,7 @@ server memory per connection, and the longest GC pause inside the server during 
     python bench/fanout.py                      # N = 1,000 and 5,000, 3 rounds each
     python bench/fanout.py --quick              # N = 200, 1 round: a smoke run
     python bench/fanout.py --json results.json  # also write every raw figure
+    python bench/fanout.py --servers council,council-redis  # 2 workers relaying through Redis
 
 Absolute times drift 10-20 % between runs on a shared 2-core machine; the ratio of the two
 servers measured side by side in one run is the figure to compare (see
@@ -203,6 +204,11 @@ def _worker_main(pipe: Connection, loop: str) -> None:
         os._exit(0)
 
 
+def _split(total: int, parts: int) -> list[int]:
+    share, extra = divmod(total, parts)
+    return [share + (1 if i < extra else 0) for i in range(parts)]
+
+
 def _cpu_seconds(pid: int | None) -> float:
     try:
         times = psutil.Process(pid).cpu_times()
@@ -218,6 +224,8 @@ class ClientPool:
         context = mp.get_context("spawn")
         self.pipes: list[Connection] = []
         self.processes: list[Any] = []
+        # The URL each client process connected to, so a round can say who got what per server.
+        self.pipe_urls: list[str] = []
         for _ in range(workers):
             ours, theirs = context.Pipe()
             process = context.Process(target=_worker_main, args=(theirs, loop), daemon=True)
@@ -239,11 +247,23 @@ class ClientPool:
             answers.append(pipe.recv())
         return answers
 
-    def connect(self, url: str, total: int) -> dict[str, Any]:
-        share, extra = divmod(total, len(self.pipes))
-        counts = [share + (1 if i < extra else 0) for i in range(len(self.pipes))]
-        self._ask_all("connect", [{"url": url, "count": c} for c in counts])
+    def connect(self, urls: Sequence[str], total: int) -> dict[str, Any]:
+        """Split `total` clients evenly over `urls`, each URL's share over its own processes."""
+        if len(self.pipes) < len(urls):
+            raise ValueError(f"{len(urls)} servers need at least as many client processes")
+        self.pipe_urls = [urls[i % len(urls)] for i in range(len(self.pipes))]
+        counts = [0] * len(self.pipes)
+        for u, url_total in enumerate(_split(total, len(urls))):
+            mine = [i for i in range(len(self.pipes)) if i % len(urls) == u]
+            for i, count in zip(mine, _split(url_total, len(mine)), strict=True):
+                counts[i] = count
+        self._ask_all(
+            "connect", [{"url": u, "count": c} for u, c in zip(self.pipe_urls, counts, strict=True)]
+        )
         answers = self._answers(CONNECT_TIMEOUT_S + 30)
+        by_url: dict[str, int] = dict.fromkeys(urls, 0)
+        for url, answer in zip(self.pipe_urls, answers, strict=True):
+            by_url[url] += answer["connected"]
         first_types: dict[str, int] = {}
         for answer in answers:
             for kind, count in answer["first_message_types"].items():
@@ -253,6 +273,7 @@ class ClientPool:
             "failed": sum(a["failed"] for a in answers),
             "seconds": max(a["seconds"] for a in answers),
             "first_message_types": first_types,
+            "connected_by_url": by_url,
             "errors": [e for a in answers for e in a["errors"]][:5],
         }
 
@@ -261,9 +282,12 @@ class ClientPool:
         self._ask_all("round", [{"timeout": timeout}] * len(self.pipes))
         self._answers(10)
 
-    def collect(self) -> tuple[list[float], int, list[str]]:
+    def collect(self) -> tuple[dict[str, list[float]], int, list[str]]:
+        """Each client's receive time (0.0: nothing), by the URL it is connected to."""
         answers = self._answers(RECEIVE_TIMEOUT_S + 10)
-        times = [t for a in answers for t in a["received_at"]]
+        times: dict[str, list[float]] = {url: [] for url in self.pipe_urls}
+        for url, answer in zip(self.pipe_urls, answers, strict=True):
+            times[url] += answer["received_at"]
         size = max(a["message_bytes"] for a in answers)
         return times, size, [e for a in answers for e in a["errors"]][:5]
 
@@ -323,9 +347,11 @@ class Server:
         env: dict[str, str],
         workdir: Path,
         *,
+        port: int = 0,  # for callers that keep the port themselves (bench/intake.py)
         gc_report: bool = True,
     ) -> None:
         self.name = name
+        self.port = port
         self.workdir = workdir
         self.gc_report = workdir / f"{name}-gc.json"
         self.log_path = workdir / f"{name}.log"
@@ -431,9 +457,44 @@ class Setup:
     trigger_method: str = "GET"
     trigger_headers: dict[str, str] = field(default_factory=dict)
     pending_ids: list[int] = field(default_factory=list)
+    # More workers of the same app, each with its websocket URL (council-redis). The clients
+    # are split evenly over every worker; the trigger still goes to `server` alone.
+    others: list[tuple[Server, str]] = field(default_factory=list)
+
+    @property
+    def servers(self) -> list[Server]:
+        return [self.server, *(server for server, _ in self.others)]
+
+    @property
+    def ws_urls(self) -> list[str]:
+        return [self.ws_url, *(url for _, url in self.others)]
+
+    def server_for(self, url: str) -> Server:
+        return dict(zip(self.ws_urls, self.servers, strict=True))[url]
+
+    def rss(self) -> int:
+        return sum(server.rss() for server in self.servers)
+
+    def gc_window(self) -> dict[str, Any]:
+        """The GC reports of every worker since the previous call; one worker's as it is."""
+        reports = {server.name: server.gc_window() for server in self.servers}
+        if len(reports) == 1:
+            return next(iter(reports.values()))
+        # The CPU time of the longest pause, not the longest CPU time: the table compares the
+        # two to tell a slow collection from a preempted one.
+        longest = max(reports.values(), key=lambda r: float(r["max_ms"]))
+        return {"max_ms": longest["max_ms"], "max_cpu_ms": longest["max_cpu_ms"], **reports}
+
+    def signal_all(self, signum: int) -> None:
+        for server in self.servers:
+            server.process.send_signal(signum)
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
 
     def trigger_request(self) -> tuple[str, str, dict[str, str]]:
-        if self.name == "council":
+        if self.name in COUNCIL_KINDS:
             # Each round approves a question still pending: approving twice would be a 409.
             sub_id = self.pending_ids.pop(0)
             path = f"/api/meetings/{SLUG}/submissions/{sub_id}/approve"
@@ -446,7 +507,7 @@ def start_bare(workdir: Path, name: str, message_bytes: int) -> Setup:
     argv = [sys.executable, str(BENCH_DIR / "_serve_bare.py"), "--port", str(port)]
     argv += ["--loop", "uvloop" if name == "bare-uvloop" else "asyncio"]
     argv += ["--message-bytes", str(message_bytes)]
-    server = Server(name, argv, base_env(), workdir)
+    server = Server(name, argv, base_env(), workdir, port=port)
     try:
         server.wait_ready(port, "/health")
     except Exception:
@@ -455,7 +516,12 @@ def start_bare(workdir: Path, name: str, message_bytes: int) -> Setup:
     return Setup(name, server, port, f"ws://127.0.0.1:{port}/", "/trigger")
 
 
-def start_council(workdir: Path, rounds: int, ws_impl: str) -> Setup:
+def council_env(workdir: Path) -> tuple[dict[str, str], str]:
+    """A data folder set up with the CLI as a clerk would: the servers' environment, the token.
+
+    The database is the SQLite file in that folder, so every worker started with this
+    environment has the same database URL (and so, with Redis, the same relay channel).
+    """
     data_dir = workdir / "council-data"
     data_dir.mkdir()
     env = base_env()
@@ -471,26 +537,106 @@ def start_council(workdir: Path, rounds: int, ws_impl: str) -> Setup:
         stdin=MODERATOR_PASSWORD + "\n",
     )
     token = run_cli(["token", "create", MODERATOR], env, workdir).strip().splitlines()[-1].strip()
+    return env, token
 
+
+def start_council_worker(name: str, env: dict[str, str], workdir: Path, ws_impl: str) -> Server:
     port = free_port()
     argv = [sys.executable, str(BENCH_DIR / "_serve_council.py"), "--port", str(port)]
     argv += ["--ws", ws_impl]
-    server = Server("council", argv, env, workdir)
+    server = Server(name, argv, env, workdir, port=port)
     try:
         server.wait_ready(port, f"/api/meetings/{SLUG}/state")
-        pending = create_pending(port, rounds, env, workdir)
     except Exception:
         server.stop()
         raise
+    return server
+
+
+def council_setup(
+    name: str, workers: list[Server], env: dict[str, str], token: str, rounds: int
+) -> Setup:
+    """Questions to approve, posted to the first worker; clients go to every worker's URL."""
+    first = workers[0]
+    pending = create_pending(first.port, rounds, env, first.workdir)
     return Setup(
-        "council",
-        server,
-        port,
-        f"ws://127.0.0.1:{port}/ws/meetings/{SLUG}",
+        name,
+        first,
+        first.port,
+        council_ws_url(first.port),
         "",
         trigger_headers={"Authorization": f"Bearer {token}"},
         pending_ids=pending,
+        others=[(worker, council_ws_url(worker.port)) for worker in workers[1:]],
     )
+
+
+def council_ws_url(port: int) -> str:
+    return f"ws://127.0.0.1:{port}/ws/meetings/{SLUG}"
+
+
+def start_council(workdir: Path, rounds: int, ws_impl: str) -> Setup:
+    env, token = council_env(workdir)
+    server = start_council_worker("council", env, workdir, ws_impl)
+    try:
+        return council_setup("council", [server], env, token, rounds)
+    except Exception:
+        server.stop()
+        raise
+
+
+class RedisUnavailable(Exception):
+    """No Redis to relay through: council-redis is skipped, not failed."""
+
+
+def redis_reachable(url: str) -> bool:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+def start_council_redis(workdir: Path, rounds: int, ws_impl: str, redis_url: str) -> Setup:
+    """Two Council workers on one SQLite database, relaying their events through Redis."""
+    if not redis_reachable(redis_url):
+        raise RedisUnavailable(
+            f"skipped: start Redis at 127.0.0.1:6379 (or pass --redis-url; {redis_url} is silent)"
+        )
+    env, token = council_env(workdir)
+    env["COUNCIL_REDIS_URL"] = redis_url
+    # The workers also read the event log every second, which would deliver a message Redis
+    # lost to worker B a second late instead of not at all. With the log read only hourly, a
+    # client of worker B gets each message through Redis or shows up as missing.
+    env["COUNCIL_EVENT_TAIL_SECONDS"] = "3600"
+    workers: list[Server] = []
+    try:
+        for letter in ("a", "b"):
+            workers.append(start_council_worker(f"council-redis-{letter}", env, workdir, ws_impl))
+        for worker in workers:
+            wait_subscribed(worker)
+        return council_setup("council-redis", workers, env, token, rounds)
+    except Exception:
+        for worker in workers:
+            worker.stop()
+        raise
+
+
+def wait_subscribed(server: Server) -> None:
+    """Until the worker's relay listens on its channel: what is published before, it misses."""
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    body: Any = None
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            _, body = http_json(server.port, "GET", "/readyz", timeout=5)
+            if isinstance(body, dict) and body.get("checks", {}).get("redis", {}).get("subscribed"):
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"{server.name} did not subscribe to Redis: {body!r}")
 
 
 def create_pending(port: int, count: int, env: dict[str, str], workdir: Path) -> list[int]:
@@ -553,6 +699,8 @@ class Round:
     clients_cpu_ms: float = 0.0
     others_cpu_ms: float = 0.0
     background: float = 0.0
+    # With several workers: per worker, its clients' connected, received, p50_ms, complete_ms.
+    by_server: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -570,6 +718,8 @@ class Result:
     # Rounds repeated because another process took more than --max-background of a core.
     disturbed: list[Round] = field(default_factory=list)
     error: str | None = None
+    # Why the configuration did not run although nothing failed (no Redis to relay through).
+    skipped: str | None = None
 
     def median(self, attr: str) -> float:
         values = [getattr(r, attr) for r in self.rounds if not math.isnan(getattr(r, attr))]
@@ -588,7 +738,7 @@ class CpuMeter:
     """
 
     def __init__(self, setup: Setup, pool: ClientPool) -> None:
-        self.server_pid = setup.server.process.pid
+        self.server_pids = [server.process.pid for server in setup.servers]
         self.pool = pool
         self.mark()
 
@@ -598,7 +748,8 @@ class CpuMeter:
         # to any process and would otherwise count as "others".
         busy = float(t.user + t.nice + t.system)
         ours = _cpu_seconds(os.getpid())
-        return time.monotonic(), _cpu_seconds(self.server_pid), self.pool.cpu_seconds() + ours, busy
+        server = sum(_cpu_seconds(pid) for pid in self.server_pids)
+        return time.monotonic(), server, self.pool.cpu_seconds() + ours, busy
 
     def mark(self) -> None:
         self._start = self._now()
@@ -627,7 +778,10 @@ def wait_for_quiet(meter: CpuMeter, max_background: float, limit_s: float) -> tu
     return time.monotonic() - started, others / wall
 
 
-def one_round(setup: Setup, pool: ClientPool, expected: int, options: argparse.Namespace) -> Round:
+def one_round(
+    setup: Setup, pool: ClientPool, expected: dict[str, int], options: argparse.Namespace
+) -> Round:
+    """One broadcast; `expected`: how many clients are connected to each websocket URL."""
     meter = CpuMeter(setup, pool)
     pool.arm(options.quiet_wait)
     waited_s, background_before = wait_for_quiet(meter, options.max_background, options.quiet_wait)
@@ -636,9 +790,9 @@ def one_round(setup: Setup, pool: ClientPool, expected: int, options: argparse.N
     conn = http.client.HTTPConnection("127.0.0.1", setup.port, timeout=RECEIVE_TIMEOUT_S)
     try:
         conn.connect()  # the TCP handshake is not part of the trigger
-        setup.server.gc_window()  # discarded: the window for this round starts now
+        setup.gc_window()  # discarded: the window for this round starts now
         if profile:
-            setup.server.process.send_signal(signal.SIGUSR2)
+            setup.signal_all(signal.SIGUSR2)
             time.sleep(0.05)  # the handler runs at the server's next bytecode
         meter.mark()
         t0 = time.time()
@@ -648,22 +802,32 @@ def one_round(setup: Setup, pool: ClientPool, expected: int, options: argparse.N
         trigger_ms = (time.time() - t0) * 1000
     finally:
         conn.close()
-    times, size, errors = pool.collect()
+    times_by_url, size, errors = pool.collect()
     if profile:
-        setup.server.process.send_signal(signal.SIGUSR2)
-    gc_report = setup.server.gc_window()
+        setup.signal_all(signal.SIGUSR2)
+    gc_report = setup.gc_window()
     # CPU time comes in 10 ms ticks: over a 30 ms round one tick of anybody else would read as
     # a third of a core. Half a second from the trigger covers the round and evens that out.
     time.sleep(max(0.0, MIN_CPU_WINDOW_S - (time.monotonic() - meter.started)))
     wall, server_cpu, clients_cpu, others_cpu = meter.read()
     if response.status >= 300:
         errors = [f"trigger {method} {path}: HTTP {response.status}", *errors]
-    latencies = sorted((t - t0) * 1000 for t in times if t)
+    latencies = sorted((t - t0) * 1000 for ts in times_by_url.values() for t in ts if t)
+    by_server: dict[str, dict[str, float]] = {}
+    if len(times_by_url) > 1:
+        for url, times in times_by_url.items():
+            own = sorted((t - t0) * 1000 for t in times if t)
+            by_server[setup.server_for(url).name] = {
+                "connected": expected[url],
+                "received": len(own),
+                "p50_ms": percentile(own, 0.50),
+                "complete_ms": own[-1] if own else math.nan,
+            }
     return Round(
         trigger_status=response.status,
         trigger_ms=trigger_ms,
         received=len(latencies),
-        missing=expected - len(latencies),
+        missing=sum(expected.values()) - len(latencies),
         p50_ms=percentile(latencies, 0.50),
         p99_ms=percentile(latencies, 0.99),
         complete_ms=latencies[-1] if latencies else math.nan,
@@ -678,6 +842,7 @@ def one_round(setup: Setup, pool: ClientPool, expected: int, options: argparse.N
         clients_cpu_ms=clients_cpu * 1000,
         others_cpu_ms=others_cpu * 1000,
         background=others_cpu / wall if wall > 0 else 0.0,
+        by_server=by_server,
     )
 
 
@@ -685,30 +850,31 @@ def measure(setup: Setup, n: int, options: argparse.Namespace) -> Result:
     result = Result(setup.name, n)
     # One throwaway connection first, so lazily imported modules and first-use caches of the
     # websocket stack are in the baseline rather than billed to the N clients.
-    warm = ClientPool(1, options.client_loop)
+    urls = setup.ws_urls
+    warm = ClientPool(len(urls), options.client_loop)
     try:
-        warm.connect(setup.ws_url, 1)
+        warm.connect(urls, len(urls))
     finally:
         warm.close()
     time.sleep(0.5)
-    setup.server.gc_window()
-    result.rss_before = setup.server.rss()
+    setup.gc_window()
+    result.rss_before = setup.rss()
     pool = ClientPool(options.workers, options.client_loop)
     try:
-        connected = pool.connect(setup.ws_url, n)
+        connected = pool.connect(urls, n)
         result.connected = connected["connected"]
         result.connect_s = connected["seconds"]
         result.first_message_types = connected["first_message_types"]
         if connected["failed"]:
             result.error = f"{connected['failed']} clients failed: {connected['errors']}"
         time.sleep(SETTLE_S)
-        result.rss_after = setup.server.rss()
+        result.rss_after = setup.rss()
         if result.connected:
             result.kib_per_conn = (result.rss_after - result.rss_before) / result.connected / 1024
-        result.connect_gc = setup.server.gc_window()
+        result.connect_gc = setup.gc_window()
         retries = options.retries
         while len(result.rounds) < options.rounds:
-            attempt = one_round(setup, pool, result.connected, options)
+            attempt = one_round(setup, pool, connected["connected_by_url"], options)
             if attempt.background > options.max_background and retries > 0:
                 # Kept in the raw results, left out of the medians, and said so in the table.
                 retries -= 1
@@ -729,12 +895,15 @@ def fmt(value: float, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
-SERVERS = ("bare", "bare-uvloop", "council")
+SERVERS = ("bare", "bare-uvloop", "council", "council-redis")
+COUNCIL_KINDS = ("council", "council-redis")
 LABELS = {
     "bare": "bare `websockets.broadcast()`",
     "bare-uvloop": "bare `websockets.broadcast()`, uvloop",
     "council": "Council `/ws/meetings/{slug}`",
+    "council-redis": "Council, 2 workers + Redis (SQLite)",
 }
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def table(results: list[Result], max_background: float) -> str:
@@ -743,6 +912,8 @@ def table(results: list[Result], max_background: float) -> str:
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
+        if r.skipped:
+            continue
         lines.append(
             f"| {LABELS.get(r.server, r.server)} | {r.n:,} | {fmt(r.median('p50_ms'))} "
             f"| {fmt(r.median('p99_ms'))} | {fmt(r.median('complete_ms'))} "
@@ -760,8 +931,20 @@ def table(results: list[Result], max_background: float) -> str:
                     f"N = {n:,}: Council complete / {name} complete = {fmt(ratio, 2)}x"
                     " (target <= 1.3x)"
                 )
+        redis = by_server.get("council-redis")
+        if redis and redis.rounds:
+            if council:
+                ratio = redis.median("complete_ms") / council.median("complete_ms")
+                lines.append(
+                    f"N = {n:,}: council-redis complete / council complete = {fmt(ratio, 2)}x"
+                    " (target <= 2x)"
+                )
+            lines.append(f"N = {n:,}: council-redis by worker: {per_worker(redis)}")
     notes = []
     for r in results:
+        if r.skipped:
+            notes.append(f"- {r.server} N={r.n}: {r.skipped}")
+            continue
         missing = sum(rd.missing for rd in r.rounds)
         if r.error or missing or r.connected != r.n:
             notes.append(
@@ -793,6 +976,18 @@ def table(results: list[Result], max_background: float) -> str:
     return "\n".join(lines)
 
 
+def per_worker(result: Result) -> str:
+    """Each worker's clients: who received every message, and their median p50 and complete."""
+    parts = []
+    for name in result.rounds[0].by_server:
+        rows = [rd.by_server[name] for rd in result.rounds]
+        received = ", ".join(f"{int(row['received'])}/{int(row['connected'])}" for row in rows)
+        p50 = statistics.median(row["p50_ms"] for row in rows)
+        complete = statistics.median(row["complete_ms"] for row in rows)
+        parts.append(f"{name} received {received}, p50 {fmt(p50)} ms, complete {fmt(complete)} ms")
+    return "; ".join(parts) + " (trigger to -a; -b hears of it only through Redis)"
+
+
 def machine() -> dict[str, Any]:
     from importlib.metadata import version
 
@@ -812,7 +1007,16 @@ def running(setup: Setup) -> Iterator[Setup]:
     try:
         yield setup
     finally:
-        setup.server.stop()
+        setup.stop()
+
+
+def start(name: str, workdir: Path, options: argparse.Namespace) -> Setup:
+    rounds = options.rounds + options.retries
+    if name == "council":
+        return start_council(workdir, rounds, options.council_ws)
+    if name == "council-redis":
+        return start_council_redis(workdir, rounds, options.council_ws, options.redis_url)
+    return start_bare(workdir, name, options.message_bytes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -824,7 +1028,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--servers",
         default="bare,council",
-        help="comma-separated, from: bare (asyncio loop), bare-uvloop, council",
+        help="comma-separated, from: bare (asyncio loop), bare-uvloop, council, council-redis "
+        "(two Council workers on one database, relaying through Redis)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=DEFAULT_REDIS_URL,
+        help="Redis for council-redis (skipped when it does not answer)",
     )
     parser.add_argument(
         "--message-bytes", type=int, default=300, help="size of the bare server's message"
@@ -883,6 +1093,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--servers takes {', '.join(SERVERS)}")
     if args.rounds < 1 or args.workers < 1 or args.retries < 0 or not sizes:
         parser.error("--rounds and --workers must be >= 1, --retries >= 0, --sizes not empty")
+    if "council-redis" in servers and args.workers < 2:
+        parser.error("council-redis needs --workers >= 2: one client process per Council worker")
 
     raise_nofile_limit()
     # Inherited by every process and thread started from here on: servers, clients, CLI.
@@ -905,11 +1117,11 @@ def main(argv: list[str] | None = None) -> int:
                 workdir.mkdir()
                 print(f"# {name} N={n} ...", file=sys.stderr, flush=True)
                 try:
-                    setup = (
-                        start_council(workdir, args.rounds + args.retries, args.council_ws)
-                        if name == "council"
-                        else start_bare(workdir, name, args.message_bytes)
-                    )
+                    setup = start(name, workdir, args)
+                except RedisUnavailable as exc:
+                    results.append(Result(name, n, skipped=str(exc)))
+                    print(f"# {name} N={n} {exc}", file=sys.stderr)
+                    continue
                 except Exception as exc:
                     results.append(Result(name, n, error=f"could not start: {exc}"))
                     print(f"# {name} N={n} failed to start: {exc}", file=sys.stderr)
@@ -919,12 +1131,14 @@ def main(argv: list[str] | None = None) -> int:
                         result = measure(setup, n, args)
                     except Exception as exc:
                         result = Result(name, n, error=f"{type(exc).__name__}: {exc}")
-                        print(setup.server.log_tail(), file=sys.stderr)
+                        for server in setup.servers:
+                            print(server.log_tail(), file=sys.stderr)
                     results.append(result)
-                prof = setup.server.gc_report.with_suffix(".prof")
-                if args.profile and prof.exists():
-                    args.profile.mkdir(parents=True, exist_ok=True)
-                    shutil.copy(prof, args.profile / f"{name}-{n}.prof")
+                for server in setup.servers:
+                    prof = server.gc_report.with_suffix(".prof")
+                    if args.profile and prof.exists():
+                        args.profile.mkdir(parents=True, exist_ok=True)
+                        shutil.copy(prof, args.profile / f"{server.name}-{n}.prof")
                 print(
                     f"#   connected {result.connected} in {result.connect_s:.1f}s, "
                     f"complete {[fmt(r.complete_ms) for r in result.rounds]} ms, "
@@ -946,7 +1160,7 @@ def main(argv: list[str] | None = None) -> int:
             "results": [asdict(r) for r in results],
         }
         args.json.write_text(json.dumps(raw, indent=2, default=str))
-    ok = all(r.error is None and r.rounds for r in results)
+    ok = all(r.skipped or (r.error is None and r.rounds) for r in results)
     return 0 if ok else 1
 
 

@@ -46,7 +46,12 @@ BODY = json.dumps(
 
 
 async def _one_connection(
-    port: int, path: str, stop_at: float, warm_until: float, out: list[tuple[float, int]]
+    port: int,
+    path: str,
+    stop_at: float,
+    warm_until: float,
+    out: list[tuple[float, int]],
+    total: list[int],
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     request = (
@@ -66,6 +71,7 @@ async def _one_connection(
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
             await reader.readexactly(length)
+            total[0] += 1
             if started >= warm_until:
                 out.append((time.perf_counter() - started, status))
     finally:
@@ -76,8 +82,9 @@ async def _generate(port: int, path: str, concurrency: int, seconds: float) -> d
     now = time.perf_counter()
     warm_until, stop_at = now + 2.0, now + 2.0 + seconds
     out: list[tuple[float, int]] = []
+    total = [0]  # warm-up included: what the server's CPU time is divided by
     await asyncio.gather(
-        *(_one_connection(port, path, stop_at, warm_until, out) for _ in range(concurrency))
+        *(_one_connection(port, path, stop_at, warm_until, out, total) for _ in range(concurrency))
     )
     latencies = sorted(latency for latency, _ in out)
     statuses: dict[int, int] = {}
@@ -93,6 +100,7 @@ async def _generate(port: int, path: str, concurrency: int, seconds: float) -> d
         "p50_ms": pct(0.5),
         "p99_ms": pct(0.99),
         "statuses": statuses,
+        "total": total[0],
     }
 
 
@@ -107,7 +115,10 @@ def generator_main(argv: list[str]) -> None:
     print(json.dumps(asyncio.run(_generate(port, path, concurrency, seconds))))
 
 
-def load(port: int, path: str, concurrency: int, seconds: float) -> dict[str, Any]:
+def load(server: Server, port: int, path: str, concurrency: int, seconds: float) -> dict[str, Any]:
+    """The generator's figures, plus the server's CPU time per request: unlike the rate, it
+    hardly moves when something else on the machine takes a core."""
+    before = server.ps.cpu_times()
     result = subprocess.run(
         [sys.executable, __file__, "--generate", str(port), path, str(concurrency), str(seconds)],
         capture_output=True,
@@ -116,6 +127,9 @@ def load(port: int, path: str, concurrency: int, seconds: float) -> dict[str, An
         check=True,
     )
     figures: dict[str, Any] = json.loads(result.stdout)
+    after = server.ps.cpu_times()
+    used = (after.user - before.user) + (after.system - before.system)
+    figures["cpu_ms"] = 1000 * used / max(1, figures["total"])
     return figures
 
 
@@ -200,7 +214,7 @@ def main() -> int:
         )  # fmt: skip
         try:
             noop.wait_ready(port, "/api/meetings")
-            baseline = load(port, path, options.concurrency, options.seconds)
+            baseline = load(noop, port, path, options.concurrency, options.seconds)
         finally:
             noop.stop()
         rows.append(("FastAPI no-op (validates, stores nothing)", baseline, None))
@@ -214,7 +228,7 @@ def main() -> int:
             folder.mkdir()
             server, port, _env = council_server(folder, url)
             try:
-                figures = load(port, path, options.concurrency, options.seconds)
+                figures = load(server, port, path, options.concurrency, options.seconds)
             finally:
                 server.stop()
             database = url or f"sqlite:///{folder / 'data' / 'council.db'}"
@@ -228,12 +242,13 @@ def main() -> int:
             if url:
                 drop_postgres(url)
             rows.append((f"Council intake, {backend}", figures, figures["rate"] / baseline["rate"]))
-    print("| endpoint | req/s | p50 ms | p99 ms | vs no-op |")
-    print("|---|---:|---:|---:|---:|")
+    print("| endpoint | req/s | p50 ms | p99 ms | vs no-op | server CPU ms/req |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name, figures, ratio in rows:
         print(
             f"| {name} | {figures['rate']:,.0f} | {figures['p50_ms']:.1f} | "
-            f"{figures['p99_ms']:.1f} | {'' if ratio is None else f'{ratio:.2f}x'} |"
+            f"{figures['p99_ms']:.1f} | {'' if ratio is None else f'{ratio:.2f}x'} | "
+            f"{figures['cpu_ms']:.2f} |"
         )
     print(f"\n{options.concurrency} connections, {options.seconds:g} s measured after 2 s warm-up.")
     print("Targets: >= 0.5x the no-op's rate, p99 <= 60 ms; every 201 stored.")

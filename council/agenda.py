@@ -16,6 +16,7 @@ from council.events import record
 from council.i18n import _
 from council.meetings import get_meeting
 from council.models import AgendaItem, Meeting
+from council.text import clean_line
 
 MAX_TITLE = 200
 
@@ -56,7 +57,7 @@ def add_item(
     session: Session, *, slug: str, title: str, actor: str | None = None
 ) -> dict[str, Any]:
     meeting = get_meeting(session, slug=slug)
-    title = " ".join(title.split())
+    title = clean_line(title)  # no control characters: PostgreSQL cannot store a NUL
     if not 1 <= len(title) <= MAX_TITLE:
         raise InvalidInput(_("An agenda item's title is 1 to {n} characters.").format(n=MAX_TITLE))
     last = session.scalar(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,11 +15,12 @@ from council.auth import Actor, council_of, require_admin, require_moderator
 from council.collectors.base import RETRY, report_status
 from council.errors import InvalidInput, NotFound, RateLimited
 from council.i18n import _
-from council.intake import check_question, submit
+from council.intake import Arrival, check_question
 from council.live.snapshot import moderation_state, public_state
 from council.models import Status
 from council.moderation import actions, activity, export, screen
 from council.tracking import find_by_token
+from council.validation import RowId, Seq
 from council.views import meeting_view, moderation_submission, tracking_view
 
 router = APIRouter(prefix="/api")
@@ -52,13 +53,14 @@ class ActionIn(BaseModel):
 
     reason: str | None = Field(
         default=None,
+        max_length=64,
         description="Why, for reject: a key from the moderation snapshot's `reasons` "
         "(off_topic, duplicate, already_answered, offensive, personal_data, spam, other).",
     )
     note: str | None = Field(
         default=None, max_length=RAW_CAP, description="Words for the asker, for reject."
     )
-    into: int | None = Field(default=None, description="The question to merge into, for merge.")
+    into: RowId | None = Field(default=None, description="The question to merge into, for merge.")
     expected_status: Status | None = Field(
         default=None, description="The status the moderator saw; 409 if it changed since."
     )
@@ -74,15 +76,19 @@ class EditIn(BaseModel):
 class MeetingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    slug: str
-    title: str
-    hashtags: list[str] = []
+    # Caps well above what the domain accepts: they keep out text that is not text (a lone
+    # surrogate, which the database cannot store) with a 422; the domain explains the rest.
+    slug: str = Field(max_length=RAW_CAP)
+    title: str = Field(max_length=RAW_CAP)
+    hashtags: list[Annotated[str, Field(max_length=RAW_CAP)]] = []
     starts_at: datetime | None = None
     x_cost_cap: float | None = Field(
         default=None, description="Dollars of X reads after which polling pauses."
     )
     stream_url: str | None = Field(
-        default=None, description="An https player the town already streams to (an embed)."
+        default=None,
+        max_length=RAW_CAP,
+        description="An https player the town already streams to (an embed).",
     )
 
 
@@ -112,8 +118,8 @@ async def create_submission(
             ),
             retry_after=wait,
         )
-    return await council.act(
-        submit, slug=slug, question=question, honeypot_filled=bool(honeypot and honeypot.strip())
+    return await council.arrivals.submit(
+        Arrival(slug=slug, question=question, honeypot_filled=bool(honeypot and honeypot.strip()))
     )
 
 
@@ -139,7 +145,8 @@ async def post_submission(slug: str, body: SubmissionIn, request: Request) -> Su
     return SubmissionCreated(
         id=sub.id,
         status="pending",
-        track_url=str(request.url_for("track_page", token=sub.track_token)),
+        # Not url_for: it walks every route, a tenth of this request's time (bench/intake.py).
+        track_url=f"{request.base_url}t/{sub.track_token}",
     )
 
 
@@ -179,8 +186,10 @@ async def list_submissions(
 @router.post("/meetings/{slug}/submissions/{submission_id}/{action}")
 async def act_on_submission(
     slug: str,
-    submission_id: int,
-    action: str,
+    submission_id: RowId,
+    # A plain string, so an unknown action gets the sentence below; the examples tell clients
+    # (and the schema fuzzer, tests/test_openapi_fuzz.py) which ones there are.
+    action: Annotated[str, Path(description="What to do.", examples=list(actions.ACTIONS))],
     request: Request,
     actor: Annotated[Actor, Depends(require_moderator)],
     body: Annotated[ActionIn | None, Body()] = None,
@@ -218,7 +227,7 @@ async def act_on_submission(
 @router.patch("/meetings/{slug}/submissions/{submission_id}")
 async def edit_submission(
     slug: str,
-    submission_id: int,
+    submission_id: RowId,
     body: EditIn,
     request: Request,
     actor: Annotated[Actor, Depends(require_moderator)],
@@ -241,8 +250,8 @@ async def get_activity(
     slug: str,
     request: Request,
     actor: Annotated[Actor, Depends(require_moderator)],
-    after: Annotated[int | None, Query(description="Only what came after this seq")] = None,
-    before: Annotated[int | None, Query(description="Only what came before this seq")] = None,
+    after: Annotated[Seq | None, Query(description="Only what came after this seq")] = None,
+    before: Annotated[Seq | None, Query(description="Only what came before this seq")] = None,
     limit: Annotated[int, Query(description="At most this many entries, 1-500")] = 100,
     actions_only: Annotated[
         bool, Query(description="Only changes made by a person (no new questions or votes)")
@@ -323,7 +332,10 @@ async def end_meeting(
 
 @router.post("/meetings/{slug}/replies/{reply_id}/send-again")
 async def send_reply_again(
-    slug: str, reply_id: int, request: Request, actor: Annotated[Actor, Depends(require_moderator)]
+    slug: str,
+    reply_id: RowId,
+    request: Request,
+    actor: Annotated[Actor, Depends(require_moderator)],
 ) -> dict[str, Any]:
     """A failed or uncertain reply goes back to the outbox (check on X first if uncertain)."""
     reply = await council_of(request).act(replies.send_again, slug=slug, reply_id=reply_id)
@@ -395,7 +407,7 @@ class AgendaItemIn(BaseModel):
 class CurrentItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    item: int | Literal["next"] | None = Field(
+    item: RowId | Literal["next"] | None = Field(
         description='An item\'s id, "next", or null for none (a break, the end).'
     )
 

@@ -27,7 +27,8 @@ from council.collectors.sources import collector_factories
 from council.db import upgrade
 from council.errors import CouncilError
 from council.health import Metrics
-from council.i18n import _, set_language
+from council.i18n import VARY_LANGUAGE, LanguageMiddleware, _, choose, language, set_language
+from council.intake_http import IntakeFastPath
 from council.leases import Lease
 from council.live import sockets
 from council.live.relay import RedisRelay
@@ -51,6 +52,13 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
 class SecurityHeaders:
     """A strict CSP means that even an escaping slip could not run a script from a question."""
 
@@ -64,14 +72,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = message.setdefault("headers", [])
-                headers.extend(
-                    [
-                        (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-                        (b"x-content-type-options", b"nosniff"),
-                        (b"referrer-policy", b"same-origin"),
-                    ]
-                )
+                message.setdefault("headers", []).extend(SECURITY_HEADERS)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -88,6 +89,13 @@ class CouncilApp(FastAPI):
         if scope["type"] == "websocket" and await sockets.public_socket(
             self.state.council, scope, receive, send
         ):
+            return
+        # Residents' questions, the request a city sends by the thousand: council/intake_http.py.
+        fast: IntakeFastPath = self.state.intake_fast_path
+        slug = fast.wants(scope)
+        if slug is not None:
+            scope["app"] = self  # what Starlette would set: the error pages read it
+            await fast.serve(slug, scope, receive, send, super().__call__)
             return
         await super().__call__(scope, receive, send)
 
@@ -122,7 +130,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The background tasks started here (collectors, replies) inherit this context:
+        # without a request, they speak the server's language.
+        set_language(settings.default_language)
         council.hub.start()
+        council.arrivals.start()
         if relay is not None:
             await relay.start()
         await tail.start()
@@ -136,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await council.arrivals.stop()
             await votes.feed.stop()
             await delayed_shows.stop()
             await recorders.stop()
@@ -162,6 +175,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.leases = leases
     app.state.votes = votes
     app.state.templates = make_templates(settings)
+    app.state.intake_fast_path = IntakeFastPath(
+        council,
+        body_limit=settings.max_body_bytes,
+        headers=[*SECURITY_HEADERS, VARY_LANGUAGE],
+        render_error=_render_error,
+        client_key=api.client_key,
+    )
 
     # Before api.router: its /submissions/{id}/{action} would take categorize and move.
     app.include_router(triage_routes.router)
@@ -185,6 +205,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.secure_cookies,
         max_age=12 * 3600,
+    )
+    # Inside the session, outside the routes and their exception handlers: each request's
+    # pages, 422 details and websockets speak its language (council/i18n.py).
+    app.add_middleware(
+        LanguageMiddleware, default=settings.default_language, secure=settings.secure_cookies
     )
     app.add_middleware(SecurityHeaders)
     # Outermost: an oversized body is refused before sessions or routes touch it.
@@ -236,13 +261,25 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _error_response(request, exc.status_code, {"detail": message, "code": "http"})
 
 
+async def _render_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, CouncilError):
+        return await _council_error(request, exc)
+    return await _unexpected_error(request, exc)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return _error_response(
-        request,
-        500,
-        {
-            "detail": _("Something went wrong on our side. Nothing you sent was lost; try again."),
-            "code": "error",
-        },
-    )
+    # Starlette answers a 500 from its outermost layer, where the language middleware has
+    # already finished: choose again for this request.
+    settings = request.app.state.council.settings
+    with language(choose(request.scope, settings.default_language)):
+        return _error_response(
+            request,
+            500,
+            {
+                "detail": _(
+                    "Something went wrong on our side. Nothing you sent was lost; try again."
+                ),
+                "code": "error",
+            },
+        )

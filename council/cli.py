@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from council import __version__
-from council.i18n import _
+from council.i18n import LANGUAGES, _, set_language, supported
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -220,10 +220,41 @@ def cmd_meeting_create(args: argparse.Namespace) -> int:
         x_cost_cap=args.x_cost_cap,
         stream_url=args.stream_url,
         mastodon_instances=args.mastodon_instance,
+        language=args.language,
         actor=None,
     )
     _out(_("Created meeting {slug!r} ({status}): {title}").format(**view))
     _out(_("Start it with: council meeting start {slug}").format(slug=view["slug"]))
+    return EXIT_OK
+
+
+def cmd_i18n(args: argparse.Namespace) -> int:
+    from council import catalogs
+
+    try:
+        if args.i18n_command == "extract":
+            _out(_("Wrote {path}").format(path=catalogs.extract()))
+        elif args.i18n_command == "update":
+            for path in catalogs.update():
+                _out(_("Updated {path}").format(path=path))
+        elif args.i18n_command == "compile":
+            for path in catalogs.compile_all():
+                _out(_("Compiled {path}").format(path=path))
+        else:
+            found = [
+                (language, msgid, problem)
+                for language in catalogs.translated_languages()
+                for msgid, problem in catalogs.problems(language)
+            ]
+            for language, msgid, problem in found:
+                _out(f"{language}: {problem}: {msgid!r}")
+            if found:
+                return _fail(
+                    _("{n} strings need a translator's look").format(n=len(found)), EXIT_FAILURE
+                )
+            _out(_("Every string is translated."))
+    except catalogs.CatalogError as exc:
+        raise UsageError(str(exc)) from exc
     return EXIT_OK
 
 
@@ -622,6 +653,24 @@ def build_parser() -> Parser:
     )
     _leaf(upgrade, cmd_db_upgrade)
 
+    i18n = commands.add_parser(
+        "i18n",
+        help=_("extract, update and compile the translations"),
+        description=_(
+            "Work on the translations, from a checkout: extract the strings to "
+            "council/locale/council.pot, update each language's .po from it, compile the "
+            ".po files to the .mo files Council reads, or check that none is missing."
+        ),
+    )
+    i18n_commands = i18n.add_subparsers(dest="i18n_command", metavar="COMMAND", required=True)
+    for name, summary in (
+        ("extract", _("write council/locale/council.pot from the code and templates")),
+        ("update", _("merge council.pot into each language's .po")),
+        ("compile", _("compile each .po into the .mo Council reads")),
+        ("check", _("list strings a language does not translate yet")),
+    ):
+        _leaf(i18n_commands.add_parser(name, help=summary, description=summary), cmd_i18n)
+
     meeting = commands.add_parser(
         "meeting",
         help=_("create, start, end and list meetings"),
@@ -671,6 +720,11 @@ def build_parser() -> Parser:
             "a Mastodon server to read the hashtags from, like https://mastodon.social "
             "(repeat for several; default: the COUNCIL_MASTODON_INSTANCES setting)"
         ),
+    )
+    create.add_argument(
+        "--language",
+        choices=sorted(LANGUAGES),
+        help=_("the chamber screen's language (default: the COUNCIL_DEFAULT_LANGUAGE setting)"),
     )
     _leaf(create, cmd_meeting_create)
     start = meeting_commands.add_parser(
@@ -935,6 +989,9 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
+    # The clerk's commands speak the server's language. From the environment only: the
+    # settings (and a .env) are read by the commands that need them, after parsing.
+    set_language(supported(os.environ.get("COUNCIL_DEFAULT_LANGUAGE")) or "en")
     sys.exit(run(argv))
 
 

@@ -10,6 +10,7 @@ after its commit succeeded, so nothing is published for a write that failed.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import queue
 import threading
@@ -106,6 +107,9 @@ class _Job:
     kwargs: dict[str, Any]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[tuple[Any, list[PublishedEvent]]]
+    # The caller's context (its language, council/i18n.py): errors raised on the writer
+    # thread speak the language of the request that asked for the write.
+    context: contextvars.Context
 
 
 def _settle(
@@ -170,7 +174,7 @@ class Database:
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[Any, list[PublishedEvent]]] = loop.create_future()
-        self._jobs.put(_Job(fn, kwargs, loop, future))
+        self._jobs.put(_Job(fn, kwargs, loop, future, contextvars.copy_context()))
         self._start_writer()
         result: tuple[T, list[PublishedEvent]] = await future
         return result
@@ -208,12 +212,12 @@ class Database:
             with self.write_sessions() as session, session.begin():
                 for job in batch:
                     if len(batch) == 1:  # alone: no savepoint needed
-                        result = job.fn(session, **job.kwargs)
+                        result = job.context.run(job.fn, session, **job.kwargs)
                         outcomes.append((result, take_pending_events(session)))
                         continue
                     try:
                         with session.begin_nested():
-                            result = job.fn(session, **job.kwargs)
+                            result = job.context.run(job.fn, session, **job.kwargs)
                         outcomes.append((result, take_pending_events(session)))
                     except OperationalError:
                         raise  # the database itself failed: the whole batch with it
@@ -221,9 +225,11 @@ class Database:
                         take_pending_events(session)  # undone with its savepoint
                         outcomes.append(exc)
         except OperationalError as exc:
-            failure: BaseException = _unavailable()
-            failure.__cause__ = exc
-            outcomes = [failure] * len(batch)
+            outcomes = []
+            for job in batch:
+                failure: BaseException = job.context.run(_unavailable)
+                failure.__cause__ = exc
+                outcomes.append(failure)
         except Exception as exc:
             # A lone write's own error (nothing else was in its transaction), or a failed
             # commit: nobody in the batch is told it was saved.
@@ -244,8 +250,12 @@ class Database:
         if self.inline_reads:
             return self.run_read(fn, **kwargs)
         loop = asyncio.get_running_loop()
+        # run_in_executor, unlike asyncio.to_thread, does not carry the caller's context:
+        # a NotFound raised in the pool must still speak the request's language.
+        context = contextvars.copy_context()
         return await loop.run_in_executor(
-            self._readers, functools.partial(self.run_read, fn, **kwargs)
+            self._readers,
+            functools.partial(context.run, functools.partial(self.run_read, fn, **kwargs)),
         )
 
     def close(self) -> None:

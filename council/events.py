@@ -36,7 +36,8 @@ class PublishedEvent:
         return {"type": self.type, "seq": self.seq, **body}
 
 
-def next_seq(session: Session, meeting_id: int) -> int:
+def next_seq(session: Session, meeting_id: int, count: int = 1) -> int:
+    """Take ``count`` seqs of the meeting; returns the last (the first is ``last - count + 1``)."""
     # One UPDATE ... RETURNING: the row lock serialises concurrent writers on PostgreSQL too.
     # Core on the session's connection: the ORM's bulk-update path costs more than the
     # rest of a moderator's action (measured in bench/fanout.py's approve).
@@ -47,7 +48,7 @@ def next_seq(session: Session, meeting_id: int) -> int:
         .execute(
             update(table)
             .where(table.c.id == meeting_id)
-            .values(last_seq=table.c.last_seq + 1)
+            .values(last_seq=table.c.last_seq + count)
             .returning(table.c.last_seq)
         )
         .scalar_one()
@@ -128,6 +129,49 @@ def submission_event(
         submissions=tuple(changed),
         followers=merged_askers(session, changed),
     )
+
+
+def arrivals_received(session: Session, *, subs: list[Submission]) -> list[PublishedEvent]:
+    """One ``received`` event per new question of a batch (all of one meeting or several),
+    written with one seq bump and one multi-row INSERT per meeting: what lets a burst of
+    web questions share their statements as well as their commit (council/arrivals.py)."""
+    by_meeting: dict[int, list[Submission]] = {}
+    for sub in subs:
+        by_meeting.setdefault(sub.meeting_id, []).append(sub)
+    published: list[PublishedEvent] = []
+    now = utcnow()
+    for meeting_id, mine in by_meeting.items():
+        last = next_seq(session, meeting_id, len(mine))
+        set_committed_value(mine[0].meeting, "last_seq", last)
+        rows = []
+        for seq, sub in enumerate(mine, start=last - len(mine) + 1):
+            # New questions are pending (never public): only moderators and the asker hear.
+            payload = {"submissions": [moderation_submission(sub)]}
+            rows.append(
+                {
+                    "meeting_id": meeting_id,
+                    "seq": seq,
+                    "type": "received",
+                    "payload": payload,
+                    "public_payload": None,
+                    "submission_id": sub.id,
+                    "actor": None,
+                    "created_at": now,
+                }
+            )
+            published.append(
+                PublishedEvent(
+                    meeting_id=meeting_id,
+                    seq=seq,
+                    type="received",
+                    payload=payload,
+                    public=None,
+                    tracking={sub.track_token: tracking_view(sub)},
+                )
+            )
+        session.connection().execute(insert(Event), rows)
+    session.info.setdefault(_PENDING, []).extend(published)
+    return published
 
 
 def merged_askers(session: Session, changed: list[Submission]) -> tuple[Submission, ...]:

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from council.errors import Conflict, InvalidInput, NotFound
 from council.events import record
-from council.i18n import _
+from council.i18n import LANGUAGES, _
 from council.models import Meeting, MeetingStatus, utcnow
+from council.text import clean_line
 from council.views import meeting_view
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -68,6 +69,30 @@ def set_stream_url(
     return meeting
 
 
+def check_language(code: str | None) -> str | None:
+    """A language the screen can speak, or None for the server's default."""
+    if code is None or not code.strip():
+        return None
+    cleaned = code.strip().lower()
+    if cleaned not in LANGUAGES:
+        raise InvalidInput(
+            _("“{code}” is not a language Council speaks: use one of {choices}.").format(
+                code=code, choices=", ".join(LANGUAGES)
+            )
+        )
+    return cleaned
+
+
+def set_language(
+    session: Session, *, slug: str, language: str | None, actor: str | None = None
+) -> Meeting:
+    """The chamber screen's language; None: COUNCIL_DEFAULT_LANGUAGE."""
+    meeting = get_meeting(session, slug=slug)
+    meeting.language = check_language(language)
+    _changed(session, meeting, actor)
+    return meeting
+
+
 def check_mastodon_instances(urls: list[str] | None) -> list[str] | None:
     """Base URLs of Mastodon servers (None: the server-wide COUNCIL_MASTODON_INSTANCES)."""
     if urls is None:
@@ -100,7 +125,15 @@ def set_mastodon_instances(
     return meeting
 
 
+def impossible_slug(slug: str) -> None:
+    """A 404 before any query for an address no meeting can have: one holding a NUL, which
+    PostgreSQL refuses to even compare (a 500 until tests/test_openapi_fuzz.py found it)."""
+    if "\x00" in slug:
+        raise NotFound(_("There is no meeting “{slug}”.").format(slug=slug))
+
+
 def get_meeting(session: Session, *, slug: str) -> Meeting:
+    impossible_slug(slug)
     meeting = session.scalars(select(Meeting).where(Meeting.slug == slug)).one_or_none()
     if meeting is None:
         raise NotFound(_("There is no meeting “{slug}”.").format(slug=slug))
@@ -121,6 +154,7 @@ def create_meeting(
     x_cost_cap: float | None = None,
     stream_url: str | None = None,
     mastodon_instances: list[str] | None = None,
+    language: str | None = None,
     actor: str | None = None,
 ) -> Meeting:
     slug = slug.strip().lower()
@@ -131,7 +165,7 @@ def create_meeting(
                 "and dashes, like pleno-2026-11."
             ).format(slug=slug)
         )
-    title = " ".join(title.split())
+    title = clean_line(title)  # no control characters: PostgreSQL cannot store a NUL
     if not 1 <= len(title) <= 200:
         raise InvalidInput(_("The title must be 1 to 200 characters."))
     if starts_at is not None and starts_at.tzinfo is None:
@@ -143,6 +177,7 @@ def create_meeting(
     meeting = Meeting(
         stream_url=check_stream_url(stream_url),
         mastodon_instances=check_mastodon_instances(mastodon_instances),
+        language=check_language(language),
         x_cost_cap=x_cost_cap,
         slug=slug,
         title=title,

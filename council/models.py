@@ -20,6 +20,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -123,6 +124,9 @@ class Meeting(Base):
     pending_show_id: Mapped[int | None]
     pending_show_due_at: Mapped[datetime | None]
     pending_show_by: Mapped[str | None] = mapped_column(String(80))
+    # The chamber screen's language ("es", "en"), whatever the projector's browser says;
+    # None: COUNCIL_DEFAULT_LANGUAGE (migration 0010).
+    language: Mapped[str | None] = mapped_column(String(8))
 
     @property
     def is_accepting(self) -> bool:
@@ -134,6 +138,7 @@ class Submission(Base):
     __table_args__ = (
         UniqueConstraint("source", "external_id", name="uq_submissions_source_external_id"),
         Index("ix_submissions_meeting_status", "meeting_id", "status"),
+        Index("ix_submissions_triaged", "triaged", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -163,6 +168,9 @@ class Submission(Base):
     category_suggested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Computed at intake and shown to moderators, never acted on alone (moderation/flags.py).
     flags: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
+    # False from a web form's 201 until triage has run (council/moderation/triage.py): the
+    # person is answered as soon as the question is stored, and triage follows.
+    triaged: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Likely duplicates among the questions open when this one arrived: [{"id", "similarity"}].
     duplicates: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
     votes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -28,7 +28,7 @@ from council.auth import (
     log_out,
 )
 from council.errors import CouncilError, Forbidden, InvalidInput, NotFound, RateLimited
-from council.i18n import _
+from council.i18n import _, language
 from council.live.snapshot import moderation_state, public_state
 from council.models import MeetingStatus, Recording, Role
 from council.moderation import reasons
@@ -144,13 +144,29 @@ async def meeting_form(
 @router.get("/t/{token}", response_class=HTMLResponse, name="track_page")
 async def track_page(request: Request, token: str) -> Response:
     sub = await council_of(request).read(find_by_token, token=token)
-    return render(request, "track.html", submission=tracking_view(sub), token=token)
+    return render(
+        request,
+        "track.html",
+        submission=tracking_view(sub),
+        token=token,
+        reason_labels={c["key"]: c["label"] for c in reasons.choices()},
+    )
+
+
+def _screen_language(session: Session, *, slug: str, default: str) -> str:
+    return meetings.get_meeting(session, slug=slug).language or default
 
 
 @router.get("/screen/{slug}", response_class=HTMLResponse)
 async def screen_page(request: Request, slug: str) -> Response:
-    state = await council_of(request).read(_public_state, slug=slug)
-    return render(request, "screen.html", state=state, public_url=_public_url(request, slug))
+    """The chamber's projector speaks the meeting's language, whatever its browser says."""
+    council = council_of(request)
+    spoken = await council.read(
+        _screen_language, slug=slug, default=council.settings.default_language
+    )
+    with language(spoken):
+        state = await council.read(_public_state, slug=slug)
+        return render(request, "screen.html", state=state, public_url=_public_url(request, slug))
 
 
 @router.get("/m/{slug}/qr.svg")
@@ -366,6 +382,7 @@ async def admin_create_meeting(
     hashtags: Annotated[str, Form()] = "",
     starts_at: Annotated[str, Form()] = "",
     x_cost_cap: Annotated[str, Form()] = "",
+    language: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     async def create(actor: Actor) -> object:
@@ -376,10 +393,27 @@ async def admin_create_meeting(
             hashtags=[t for t in hashtags.replace(",", " ").split() if t],
             starts_at=_local_time(starts_at),
             x_cost_cap=_dollars(x_cost_cap),
+            language=language or None,
             actor=actor.username,
         )
 
     return await _admin_action(request, csrf_token, _("Meeting created."), create)
+
+
+# Before /admin/meetings/{slug}/{change}, which would take "language" as a change.
+@router.post("/admin/meetings/{slug}/language", response_class=HTMLResponse)
+async def admin_meeting_language(
+    request: Request,
+    slug: str,
+    language: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    async def apply(actor: Actor) -> object:
+        return await council_of(request).act(
+            meetings.set_language, slug=slug, language=language or None, actor=actor.username
+        )
+
+    return await _admin_action(request, csrf_token, _("Screen language saved."), apply)
 
 
 @router.post("/admin/meetings/{slug}/{change}", response_class=HTMLResponse)

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from council.errors import InvalidTransition, NotFound
-from council.i18n import _
+from council.i18n import _, current_language, language
+from council.meetings import impossible_slug
 from council.models import Meeting, Reply, Status, Submission, utcnow
 from council.views import iso
 
@@ -48,7 +49,7 @@ def enqueue_answered(
     now = now or utcnow()
     kept = aliased(Submission)
     candidates = session.execute(
-        select(Submission, Meeting.slug)
+        select(Submission, Meeting.slug, Meeting.language)
         .join(Meeting, Submission.meeting_id == Meeting.id)
         .outerjoin(kept, Submission.merged_into_id == kept.id)
         .outerjoin(Reply, Reply.submission_id == Submission.id)
@@ -67,14 +68,17 @@ def enqueue_answered(
             ),
         )
     ).all()
-    for sub, slug in candidates:
+    for sub, slug, spoken in candidates:
         link = f"{public_url.rstrip('/')}/m/{slug}"
+        # In the meeting's language, like its screen; else the server's (this task's).
+        with language(spoken or current_language()):
+            text = reply_text(name=sub.author_name, link=link)
         session.add(
             Reply(
                 submission_id=sub.id,
                 source=sub.source,
                 in_reply_to=sub.external_id,
-                text=reply_text(name=sub.author_name, link=link),
+                text=text,
                 status="pending",
                 attempts=0,
             )
@@ -139,6 +143,7 @@ def recover_interrupted(session: Session) -> int:
 
 
 def send_again(session: Session, *, slug: str, reply_id: int) -> Reply:
+    impossible_slug(slug)
     reply = session.scalar(
         select(Reply)
         .join(Submission, Reply.submission_id == Submission.id)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from council.auth import Actor, council_of, require_moderator
 from council.meetings import get_meeting
 from council.moderation import screen
+from council.validation import RowId
 
 router = APIRouter(prefix="/api/meetings/{slug}/screen", tags=["screen"])
 
@@ -36,7 +37,7 @@ class DelayIn(BaseModel):
 class CancelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    submission_id: int | None = Field(
+    submission_id: RowId | None = Field(
         default=None,
         description="The question whose countdown the moderator saw; 409 if another is pending.",
     )

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from council.arrivals import Arrivals
 from council.db import Database
 from council.events import PublishedEvent, committed_events
 from council.intake import Limits
@@ -45,8 +46,12 @@ class Council:
             limits=Limits(name=settings.max_name_length, text=settings.max_question_length),
         )
 
+    # Web questions: stored in batches and triaged after (council/arrivals.py).
+    arrivals: Arrivals = field(init=False)
+
     def __post_init__(self) -> None:
         self.hub.fill_gap = self._missed_events
+        self.arrivals = Arrivals(self.act)
 
     async def _missed_events(self, meeting_id: int, after: int, upto: int) -> list[PublishedEvent]:
         return await self.db.read(committed_events, meeting_id=meeting_id, after=after, upto=upto)

@@ -124,7 +124,12 @@ class Settings(BaseSettings):
     )
     max_question_length: int = Field(default=500, description="Longest question text accepted.")
     max_name_length: int = Field(default=80, description="Longest author name accepted.")
-    default_language: str = Field(default="en", description="Language of pages and messages.")
+    default_language: str = Field(
+        default="en",
+        description="Language (es or en) when neither ?lang=, the language cookie nor the "
+        "browser's Accept-Language picks one; also the chamber screen's for meetings "
+        "without a language of their own.",
+    )
 
     priority_verified_weight: float = Field(
         default=5.0, description="Priority points for a question from a verified resident."

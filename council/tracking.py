@@ -11,12 +11,17 @@ from council.models import Submission
 
 
 def find_by_token(session: Session, *, token: str) -> Submission:
-    sub = session.scalars(
-        select(Submission)
-        .where(Submission.track_token == token)
-        # A merged question's asker follows the one kept (views.tracking_view).
-        .options(selectinload(Submission.merged_into))
-    ).one_or_none()
+    # A NUL is in no token, and PostgreSQL refuses to even compare text that holds one.
+    sub = (
+        None
+        if "\x00" in token
+        else session.scalars(
+            select(Submission)
+            .where(Submission.track_token == token)
+            # A merged question's asker follows the one kept (views.tracking_view).
+            .options(selectinload(Submission.merged_into))
+        ).one_or_none()
+    )
     if sub is None:
         raise NotFound(_("This tracking link is not valid. Check that it was copied whole."))
     return sub

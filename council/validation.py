@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from annotated_types import Ge, Le
 from fastapi.exceptions import RequestValidationError
 
 from council.i18n import _
+
+# Ids and seqs are INTEGER columns: 32 bits on PostgreSQL, 64 on SQLite. A number beyond them
+# used to reach the driver and come back as a 500 (found by tests/test_openapi_fuzz.py);
+# bounded here it is a 422 that names the field, and the OpenAPI schema says the range.
+DB_INT_MAX = 2**31 - 1
+RowId = Annotated[int, Ge(1), Le(DB_INT_MAX)]
+Seq = Annotated[int, Ge(0), Le(DB_INT_MAX)]
 
 
 def _field(loc: tuple[Any, ...]) -> str:

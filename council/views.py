@@ -29,6 +29,8 @@ def meeting_view(meeting: Meeting) -> dict[str, Any]:
         # The chamber screen is dark (council/moderation/screen.py); both audiences know.
         "blackout": bool(meeting.blackout),
         "show_delay_s": meeting.show_delay_seconds,
+        # The chamber screen's language; None: the server's default (council/i18n.py).
+        "language": meeting.language,
     }
 
 
@@ -93,6 +95,7 @@ def moderation_submission(sub: Submission) -> dict[str, Any]:
         "category_suggested": bool(sub.category_suggested),
         "flags": list(sub.flags or []),
         "duplicates": list(sub.duplicates or []),
+        "triaged": sub.triaged is not False,
         "score": sub.score or 0.0,
         "position": sub.position,
         "position_manual": bool(sub.position_manual),
@@ -139,6 +142,10 @@ def tracking_view(sub: Submission) -> dict[str, Any]:
         "rejection_reason": explain(sub.rejection_key, sub.rejection_reason)
         if sub.status == "rejected"
         else None,
+        # The same as key and note: a live message is written in the moderator's language,
+        # and the asker's page puts the reason in its own (static/js/track.js).
+        "rejection_key": sub.rejection_key if sub.status == "rejected" else None,
+        "rejection_note": sub.rejection_reason if sub.status == "rejected" else None,
         "received_at": iso(sub.received_at),
         "shown_at": iso(shown_at),
         "answered_at": iso(answered_at),

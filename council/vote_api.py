@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from council.auth import council_of
 from council.errors import Forbidden, RateLimited
 from council.i18n import _
+from council.validation import RowId
 from council.votes import (
     VOTER_COOKIE,
     VOTER_COOKIE_MAX_AGE,
@@ -30,7 +31,7 @@ router = APIRouter(tags=["votes"])
 class VoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    submission_id: int = Field(description="The approved question this browser asks too.")
+    submission_id: RowId = Field(description="The approved question this browser asks too.")
 
 
 class VoteOut(BaseModel):

@@ -314,14 +314,13 @@ class LiveServer:
 
     def settings(self) -> Settings:
         # Everything explicit, so COUNCIL_* variables or a .env of the machine cannot leak in.
-        return Settings(
-            _env_file=None,
-            data_dir=self.data_dir,
-            database_url=f"sqlite:///{(self.data_dir / 'council.db').resolve()}",
-            submission_rate_limit="1000/minute",
-            login_rate_limit="1000/minute",
-            **self.overrides,
-        )
+        values: dict[str, Any] = {
+            "data_dir": self.data_dir,
+            "database_url": f"sqlite:///{(self.data_dir / 'council.db').resolve()}",
+            "submission_rate_limit": "1000/minute",
+            "login_rate_limit": "1000/minute",
+        }
+        return Settings(_env_file=None, **{**values, **self.overrides})
 
     @property
     def db(self) -> Any:
@@ -482,13 +481,14 @@ def redis_available() -> None:
 class Worker:
     """One `council serve` process: a worker of a cluster sharing a database and Redis."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str], port: int | None = None) -> None:
         import subprocess
         import sys
 
-        self.port = free_port()
+        # A given port: a restart where the browsers already are (tests/e2e/test_browser_crash.py).
+        self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log = data_dir / f"worker-{self.port}.log"
+        self.log = data_dir / f"worker-{self.port}-{time.monotonic_ns()}.log"
         data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("w") as log:
             self.process = subprocess.Popen(

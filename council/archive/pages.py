@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from council.archive.recordings import ACTIVE, latest_recording
 from council.archive.replay import archive
+from council.archive.search import WEIGHTS, ranked_matches, uses_full_text
 from council.auth import council_of, current_actor
 from council.meetings import get_meeting
 from council.models import PUBLIC_STATUSES, Meeting, MeetingStatus, Recording, Status, Submission
@@ -189,22 +190,53 @@ def archived_meetings(session: Session) -> list[dict[str, Any]]:
     ]
 
 
-def search_archive(session: Session, *, words: list[str], latency_s: float) -> list[dict[str, Any]]:
-    """The archived meetings with a public question holding every word, and those questions,
-    each with the moment it was first on screen."""
-    listed = {m["id"]: m for m in archived_meetings(session)}
-    if not listed:
-        return []
+def python_rank(words: list[str], sub: Submission) -> float:
+    """The SQLite path's ranking: each found word counts by where it is, with the weights
+    ts_rank gives the same fields on PostgreSQL (question, then name, then neighbourhood)."""
+    fields = (
+        (sub.display_text, WEIGHTS["text"]),
+        (sub.author_name, WEIGHTS["author"]),
+        (sub.neighborhood, WEIGHTS["neighborhood"]),
+    )
+    return sum(
+        weight * sum(fold(text).count(word) for word in words) for text, weight in fields if text
+    )
+
+
+def matching_questions(
+    session: Session, *, words: list[str], meeting_ids: list[int]
+) -> list[tuple[Submission, float]]:
+    """The public questions of these meetings holding every word, each with its rank.
+
+    PostgreSQL finds them through migration 0009's full-text index; SQLite reads them all and
+    matches in Python (any part of a word, not only its start).
+    """
+    if uses_full_text(session):
+        return ranked_matches(session, words=words, meeting_ids=meeting_ids)
     subs = session.scalars(
         select(Submission)
-        .where(Submission.meeting_id.in_(listed), Submission.status.in_(PUBLIC_STATUSES))
+        .where(Submission.meeting_id.in_(meeting_ids), Submission.status.in_(PUBLIC_STATUSES))
         .order_by(Submission.id)
     ).all()
-    hits: dict[int, list[Submission]] = {}
-    for sub in subs:
-        if matches(words, sub.display_text, sub.author_name, sub.neighborhood):
-            hits.setdefault(sub.meeting_id, []).append(sub)
+    return [
+        (sub, python_rank(words, sub))
+        for sub in subs
+        if matches(words, sub.display_text, sub.author_name, sub.neighborhood)
+    ]
+
+
+def search_archive(session: Session, *, words: list[str], latency_s: float) -> list[dict[str, Any]]:
+    """The archived meetings with a public question holding every word, and those questions,
+    each with the moment it was first on screen; the best match first, in each meeting and
+    among meetings (ties: the earlier moment, the newer meeting)."""
+    listed = {m["id"]: m for m in archived_meetings(session)}
+    if not listed or not words:
+        return []
+    hits: dict[int, list[tuple[Submission, float]]] = {}
+    for sub, rank in matching_questions(session, words=words, meeting_ids=list(listed)):
+        hits.setdefault(sub.meeting_id, []).append((sub, rank))
     results = []
+    best: dict[int, float] = {}
     for meeting_id, meeting in listed.items():
         found = hits.get(meeting_id)
         if not found:
@@ -212,7 +244,15 @@ def search_archive(session: Session, *, words: list[str], latency_s: float) -> l
         first_seen: dict[int, float | None] = {}
         for entry in archive(session, slug=meeting["slug"], latency_s=latency_s)["timeline"]:
             first_seen.setdefault(entry["submission"]["id"], entry["offset_s"])
-        found.sort(key=lambda s: (first_seen.get(s.id) is None, first_seen.get(s.id) or 0, s.id))
+        found.sort(
+            key=lambda hit: (
+                -hit[1],
+                first_seen.get(hit[0].id) is None,
+                first_seen.get(hit[0].id) or 0,
+                hit[0].id,
+            )
+        )
+        best[meeting_id] = found[0][1]
         meeting["hits"] = [
             {
                 "id": sub.id,
@@ -228,10 +268,12 @@ def search_archive(session: Session, *, words: list[str], latency_s: float) -> l
                     else None
                 ),
             }
-            for sub in found[:MAX_HITS_PER_MEETING]
+            for sub, _rank in found[:MAX_HITS_PER_MEETING]
         ]
         meeting["more_hits"] = max(0, len(found) - MAX_HITS_PER_MEETING)
         results.append(meeting)
+    # Stable: meetings that match equally well stay newest first.
+    results.sort(key=lambda m: -best[m["id"]])
     return results
 
 

@@ -58,3 +58,18 @@ def frame_writer(send: Callable[..., Any]) -> FrameWriter | None:
         return True
 
     return write
+
+
+def abort_transport(send: Callable[..., Any]) -> bool:
+    """Close this connection's socket now, discarding whatever it has not sent yet.
+
+    For a client dropped for not reading: uvicorn's own close waits until the buffered bytes
+    are sent, so the socket and its buffers (megabytes for a snapshot) stayed with the
+    server as long as the client kept the connection open. False when ``send`` is not
+    uvicorn's sans-I/O protocol.
+    """
+    protocol = getattr(send, "__self__", None)
+    if WebSocketsSansIOProtocol is None or not isinstance(protocol, WebSocketsSansIOProtocol):
+        return False
+    protocol.transport.abort()
+    return True

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from council.events import PublishedEvent
-from council.live.frames import FrameWriter, frame_writer, text_frame
+from council.live.frames import FrameWriter, abort_transport, frame_writer, text_frame
 from council.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ PING = outgoing(None, json.dumps({"type": "ping"}))
 
 
 CLOSE_TOO_SLOW = 4008
+# How long a dropped client gets to take its close frame before its socket is cut.
+CLOSE_GRACE_SECONDS = 5.0
 
 # After a fan-out, the survivors (connections, their frames and buffers) are moved out of
 # the collector's sight, so the next full collection does not walk thousands of them in the
@@ -189,10 +191,13 @@ class Connection:
         self.busy = asyncio.ensure_future(self._close())
 
     async def _close(self) -> None:
+        close = {"type": "websocket.close", "code": CLOSE_TOO_SLOW, "reason": "resume with ?after"}
         with contextlib.suppress(Exception):
-            await self.send(
-                {"type": "websocket.close", "code": CLOSE_TOO_SLOW, "reason": "resume with ?after"}
-            )
+            await asyncio.wait_for(self.send(close), CLOSE_GRACE_SECONDS)
+            return
+        # The close frame cannot get past what the client never read: cut the connection, or
+        # its buffers stay with the server for as long as the client keeps it open.
+        abort_transport(self.send)
 
 
 # Reads the events of (after, upto] of a meeting from the event log.
@@ -232,6 +237,10 @@ class Hub:
 
     def join(self, meeting_id: int, connection: Connection) -> None:
         self._meetings[(meeting_id, connection.audience)].add(connection)
+        # A thousand phones that just connected are a heap the next broadcast would make the
+        # collector walk (52 ms at N = 1,000 in bench/fanout.py's first round): freeze them
+        # once the arrivals settle, not only after a broadcast.
+        self._freeze_soon()
 
     def leave(self, meeting_id: int, connection: Connection) -> None:
         members = self._meetings.get((meeting_id, connection.audience))
@@ -369,7 +378,10 @@ class Hub:
 
     def _freeze_soon(self) -> None:
         if self._freeze is None:
-            loop = asyncio.get_running_loop()
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return  # no loop (a test driving the hub by hand): nothing to schedule on
             self._freeze = loop.call_later(FREEZE_DELAY_SECONDS, self._do_freeze)
 
     def _do_freeze(self) -> None:

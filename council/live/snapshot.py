@@ -12,6 +12,7 @@ from council.collectors.state import collector_states, health_view
 from council.errors import NotFound
 from council.events import events_after
 from council.i18n import _
+from council.meetings import impossible_slug
 from council.models import Meeting, Status, Submission
 from council.moderation.board import moderation_extras, public_extras
 from council.moderation.categories import NONE as NO_CATEGORY
@@ -97,6 +98,7 @@ def moderation_state(
 
 
 def meeting_id_for(session: Session, *, slug: str) -> int:
+    impossible_slug(slug)
     meeting_id = session.scalar(select(Meeting.id).where(Meeting.slug == slug))
     if meeting_id is None:
         raise NotFound(_("There is no meeting “{slug}”.").format(slug=slug))

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, contains_eager
 from council.errors import InvalidInput, InvalidTransition, NotFound, StaleAction
 from council.events import submission_event
 from council.i18n import _
-from council.meetings import get_meeting
+from council.meetings import get_meeting, impossible_slug
 from council.models import PUBLIC_STATUSES, Meeting, Status, Submission, utcnow
 from council.moderation import priority, reasons
 from council.text import clean_text
@@ -37,6 +37,7 @@ MAX_REASON_LENGTH = 300
 
 
 def load_submission(session: Session, *, slug: str, submission_id: int) -> Submission:
+    impossible_slug(slug)
     # One query, not two: this is on the path of every moderator click (bench/fanout.py).
     sub = session.scalars(
         select(Submission)
@@ -126,13 +127,12 @@ def approve(
     )
     sub.status = Status.APPROVED
     sub.approved_at, sub.approved_by = utcnow(), actor
-    priority.enter_queue(sub)
-    moved = priority.rescore(session, meeting_id=sub.meeting_id)
+    placed = priority.enter_queue(session, sub)
     submission_event(
         session,
         type="approved",
         actor=actor,
-        changed=[sub, *(m for m in moved if m is not sub)],
+        changed=[sub, *(m for m in placed if m is not sub)],
         was_public=was_public,
     )
     return sub

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from council.errors import InvalidInput
-from council.i18n import _
+from council.i18n import _, ngettext
 from council.meetings import get_meeting
 from council.models import Event
 from council.moderation.reasons import explain
@@ -137,6 +137,11 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "agenda": _agenda,
     "recording": _recording,
     "categorized": _categorized,
+    "triaged": lambda p: ngettext(
+        "suggested a category and found likely duplicates for {n} new question",
+        "suggested categories and found likely duplicates for {n} new questions",
+        len(_subs(p)),
+    ).format(n=len(_subs(p))),
     "flagged": lambda p: _("flags changed on {question}").format(question=_question(_first(p))),
     "muted": lambda p: _("muted or unmuted an author ({n} questions)").format(n=len(_subs(p))),
     "reordered": _reordered,

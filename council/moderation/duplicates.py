@@ -71,21 +71,32 @@ def _same(a: str, b: str) -> bool:
     return fuzz.ratio(a, b) >= TYPO_RATIO
 
 
+def _any_close(word: str, others: Sequence[str], cutoff: float) -> bool:
+    # One call into rapidfuzz's C++ loop instead of a Python loop over fuzz.ratio: a hot
+    # topic brings dozens of near-identical questions, each compared word by word.
+    return bool(others) and (
+        process.extractOne(word, others, scorer=fuzz.ratio, score_cutoff=cutoff) is not None
+    )
+
+
 def _covered(mine: Sequence[str], theirs: Sequence[str]) -> int:
-    """How many of ``mine`` find a partner in ``theirs``."""
+    """How many of ``mine`` find a partner in ``theirs`` (see :func:`_same`)."""
+    exact = set(theirs)
+    # Words under four letters only ever match exactly (_same).
+    typo_partners = [t for t in theirs if len(t) >= 4]
     pairs = [theirs[i] + theirs[i + 1] for i in range(len(theirs) - 1)]
     got = 0
     i = 0
     while i < len(mine):
         word = mine[i]
-        if any(_same(word, t) for t in theirs) or any(
-            fuzz.ratio(word, p) >= COMPOUND_RATIO for p in pairs
+        if (
+            word in exact
+            or (len(word) >= 4 and _any_close(word, typo_partners, TYPO_RATIO))
+            or _any_close(word, pairs, COMPOUND_RATIO)
         ):
             got += 1
             i += 1
-        elif i + 1 < len(mine) and any(
-            fuzz.ratio(word + mine[i + 1], t) >= COMPOUND_RATIO for t in theirs
-        ):
+        elif i + 1 < len(mine) and _any_close(word + mine[i + 1], theirs, COMPOUND_RATIO):
             got += 2
             i += 2
         else:

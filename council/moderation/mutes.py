@@ -19,6 +19,7 @@ from council.meetings import get_meeting
 from council.models import Meeting, Mute, Status, Submission
 from council.moderation import flags
 from council.moderation.categories import moderators_only
+from council.text import clean_line
 from council.views import iso
 
 SOURCES = ("web", "x", "mastodon", "bluesky")
@@ -28,7 +29,8 @@ MAX_HANDLE_LENGTH = 200
 def author_key(source: str, handle: str | None, name: str | None = None) -> str:
     """Who an author is, for muting: the folded handle, or the web form's folded name."""
     raw = handle if source != "web" and handle else (name or "")
-    return " ".join(raw.strip().lstrip("@").casefold().split())
+    # clean_line: no control characters, which PostgreSQL cannot store or compare (a NUL).
+    return " ".join(clean_line(raw).lstrip("@").casefold().split())
 
 
 def sub_author(sub: Submission) -> str:

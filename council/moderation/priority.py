@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from council.errors import InvalidInput, InvalidTransition
 from council.events import submission_event
@@ -97,10 +98,34 @@ def refresh_score(session: Session, sub: Submission) -> bool:
     return True
 
 
-def enter_queue(sub: Submission) -> None:
-    """A newly approved question takes its place by score, whatever happened to it before."""
-    sub.position = None
+def enter_queue(session: Session, sub: Submission) -> list[Submission]:
+    """A newly approved question takes its place by score, whatever happened to it before.
+
+    Only it is placed: the others' scores do not change when one more joins the line (see
+    :func:`rescore` for when they do). Returns the questions whose place changed, this
+    one first; usually only it, since the others keep their positions around it.
+    Approving is the action a chamber waits on (bench/fanout.py), so the queue is read
+    before the new status is flushed, and the question is written once, in place.
+    """
+    weights = triage_of(session).weights
     sub.position_manual = False
+    sub.score = points(sub, weights)
+    with session.no_autoflush:  # in the database it is not approved yet: not in the rows
+        others = [row for row in _rows(session, sub.meeting_id, flush=False) if row.id != sub.id]
+    arriving = Row(
+        sub.id,
+        None,
+        False,
+        sub.score,
+        sub.verified,
+        sub.asked_count,
+        sub.votes,
+        _minutes(sub.received_at),
+    )
+    order = desired_order([*others, arriving], weights)
+    places = new_positions(order)
+    sub.position = places.pop(sub.id)
+    return [sub, *_apply(session, order, {}, places)]
 
 
 def _current_order(sub: Placed) -> tuple[bool, float, int]:
@@ -115,9 +140,11 @@ def _epoch_minutes(session: Session, column: Any) -> Any:
     return func.extract("epoch", column) / 60.0
 
 
-def _rows(session: Session, meeting_id: int) -> list[Row]:
-    """The approved queue in its current order, as light rows (pending changes included)."""
-    session.flush()
+def _rows(session: Session, meeting_id: int, *, flush: bool = True) -> list[Row]:
+    """The approved queue in its current order, as light rows (pending changes included,
+    unless ``flush`` is False)."""
+    if flush:
+        session.flush()
     rows = [
         Row(
             int(i),
@@ -241,7 +268,17 @@ def _apply(
     ids = set(scores) | set(places)
     if not ids:
         return []
-    loaded = {s.id: s for s in session.scalars(select(Submission).where(Submission.id.in_(ids)))}
+    # Those the session holds already (the one just acted on) need no query.
+    loaded: dict[int, Submission] = {}
+    for sid in ids:
+        held = session.identity_map.get(identity_key(Submission, sid))
+        if isinstance(held, Submission):
+            loaded[sid] = held
+    missing = ids - set(loaded)
+    if missing:
+        loaded.update(
+            (s.id, s) for s in session.scalars(select(Submission).where(Submission.id.in_(missing)))
+        )
     changed = []
     for row in order:
         sub = loaded.get(row.id)

@@ -19,6 +19,7 @@ from council.meetings import get_meeting
 from council.models import Status
 from council.moderation import admin, categories, counts, duplicates, lists, mutes, priority
 from council.pages import _admin_action  # runs an admin form, then shows the page again
+from council.validation import RowId
 from council.views import moderation_submission
 
 router = APIRouter()
@@ -36,10 +37,10 @@ class CategorizeIn(BaseModel):
 class MoveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    before: int | None = Field(
+    before: RowId | None = Field(
         default=None, description="Put it just before this approved question; null: last."
     )
-    after: int | None = Field(default=None, description="Put it just after this one.")
+    after: RowId | None = Field(default=None, description="Put it just after this one.")
     auto: bool = Field(default=False, description="Back to its place by score.")
     expected_status: Status | None = None
 
@@ -47,11 +48,13 @@ class MoveIn(BaseModel):
 class MuteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    source: str | None = Field(default=None, description="web, x, mastodon or bluesky.")
+    source: str | None = Field(
+        default=None, max_length=64, description="web, x, mastodon or bluesky."
+    )
     handle: str | None = Field(
         default=None, max_length=RAW_CAP, description="The handle (the name, for web)."
     )
-    submission: int | None = Field(default=None, description="Or: the author of this question.")
+    submission: RowId | None = Field(default=None, description="Or: the author of this question.")
 
 
 class CategoryIn(BaseModel):
@@ -59,7 +62,7 @@ class CategoryIn(BaseModel):
 
     key: str = Field(max_length=64)
     label: str | None = Field(default=None, max_length=RAW_CAP)
-    keywords: list[str] = Field(default=[], max_length=5000)
+    keywords: list[Annotated[str, Field(max_length=RAW_CAP)]] = Field(default=[], max_length=5000)
 
 
 class CategoriesIn(BaseModel):
@@ -71,13 +74,13 @@ class CategoriesIn(BaseModel):
 class WordsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    words: list[str] = Field(max_length=5000)
+    words: list[Annotated[str, Field(max_length=RAW_CAP)]] = Field(max_length=5000)
 
 
 @router.post("/api/meetings/{slug}/submissions/{submission_id}/categorize")
 async def categorize(
     slug: str,
-    submission_id: int,
+    submission_id: RowId,
     body: CategorizeIn,
     request: Request,
     actor: Annotated[Actor, Depends(require_moderator)],
@@ -97,7 +100,7 @@ async def categorize(
 @router.post("/api/meetings/{slug}/submissions/{submission_id}/move")
 async def move(
     slug: str,
-    submission_id: int,
+    submission_id: RowId,
     request: Request,
     actor: Annotated[Actor, Depends(require_moderator)],
     body: Annotated[MoveIn | None, Body()] = None,

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from council.errors import Conflict, InvalidInput, NotFound
 from council.events import record
 from council.i18n import _
-from council.meetings import get_meeting
+from council.meetings import get_meeting, impossible_slug
 from council.models import Meeting, Status, Submission, utcnow
 from council.moderation import actions
 from council.tasks import cancel_and_wait
@@ -96,6 +96,7 @@ def _cancelled(
 
 
 def _locked_meeting(session: Session, slug: str) -> Meeting:
+    impossible_slug(slug)
     # Locked: two workers firing or cancelling the same show must take turns (PostgreSQL).
     meeting = session.scalars(
         select(Meeting).where(Meeting.slug == slug).with_for_update()

@@ -3,7 +3,9 @@
 
 const SILENCE_LIMIT_MS = 40000; // the server pings every ~15 s; silence this long means a dead link
 
-export function connect(path, { onMessage, onStatus = () => {}, after = null, resume = true }) {
+// maxDelay caps the backoff: thousands of phones spread out over 8 s after a restart, while
+// the one projector of a meeting (screen.js) comes back within about a second of the server.
+export function connect(path, { onMessage, onStatus = () => {}, after = null, resume = true, maxDelay = 8000 }) {
   let lastSeq = after;
   let socket = null;
   let delay = 500;
@@ -47,7 +49,7 @@ export function connect(path, { onMessage, onStatus = () => {}, after = null, re
       onStatus(false);
       if (stopped) return;
       const wait = delay + Math.random() * delay;
-      delay = Math.min(delay * 2, 8000);
+      delay = Math.min(delay * 2, maxDelay);
       setTimeout(open, wait);
     });
   }
@@ -77,11 +79,14 @@ export function connectionIndicator() {
   const marks = document.querySelectorAll("[data-connection]");
   let timer = null;
   return (connected) => {
-    clearTimeout(timer);
     if (connected) {
+      clearTimeout(timer);
+      timer = null;
       marks.forEach((mark) => (mark.hidden = true));
       document.body.classList.remove("offline");
-    } else {
+    } else if (timer === null) {
+      // Each failed retry reports "offline" again: the grace runs from the first drop, or
+      // retries faster than the grace would hide a dead server for good.
       timer = setTimeout(() => {
         marks.forEach((mark) => (mark.hidden = false));
         document.body.classList.add("offline");

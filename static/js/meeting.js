@@ -23,7 +23,8 @@ function voteButton(sub) {
       type: "submit",
       class: voted ? "me-too voted" : "me-too",
       dataset: { vote: sub.id },
-      "aria-label": format(strings.meTooLabel, { label, n: count }),
+      // A description, not the name: the name stays the words on the button (WCAG 2.5.3).
+      title: format(strings.meTooLabel, { label, n: count }),
       "aria-disabled": voted ? "true" : null,
     }, el("span", { class: "me-too-label" }, label), " ", el("span", { class: "me-too-count" }, count)));
 }
@@ -46,8 +47,32 @@ function renderRejections() {
     .filter(([, n]) => n > 0)
     .sort(([a], [b]) => order(a) - order(b))
     .map(([key, n]) => format(strings.reasonCount, { n, reason: (strings.reasons[key] || key.replace(/_/g, " ")).toLowerCase() }));
-  node.textContent = counts.length ? format(strings.rejectedSoFar, { counts: counts.join(", ") }) : strings.noneRejected;
+  setText(node, counts.length ? format(strings.rejectedSoFar, { counts: counts.join(", ") }) : strings.noneRejected);
   node.hidden = false;
+}
+
+// Screen readers hear what is new, once: a question newly up next or newly on screen. The
+// lists are rebuilt at every vote, so they are not live regions themselves.
+const announcer = document.getElementById("announcer");
+const seen = new Set(store.approved().concat(store.onScreen() || []).map((sub) => sub.id));
+let heardOnScreen = store.onScreen()?.id ?? null;
+
+function announceNews(current, approved, dark) {
+  const news = [];
+  if (current && !dark && current.id !== heardOnScreen) {
+    news.push(format(strings.announceOnScreen, { text: current.text, author: current.author }));
+  }
+  heardOnScreen = current && !dark ? current.id : null;
+  const fresh = approved.filter((sub) => !seen.has(sub.id));
+  if (fresh.length === 1) news.push(format(strings.announceNew, { text: fresh[0].text, author: fresh[0].author }));
+  else if (fresh.length > 1) news.push(format(strings.announceMany, { n: fresh.length }));
+  for (const sub of approved.concat(current || [])) seen.add(sub.id);
+  if (news.length) announcer.textContent = news.join(" ");
+}
+
+// Setting the same text again would make a live region speak again.
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
 }
 
 function render() {
@@ -66,9 +91,10 @@ function render() {
   document.getElementById("approved-empty").hidden = approved.length > 0;
   replaceChildren(document.getElementById("answered"), store.answered().reverse().map(questionItem));
   const item = store.currentItem();
-  document.getElementById("agenda-current-title").textContent = item ? item.title : "";
+  setText(document.getElementById("agenda-current-title"), item ? item.title : "");
   document.getElementById("agenda-current").hidden = !item;
   renderRejections();
+  announceNews(current, approved, dark);
   if (focused) live.querySelector(`[data-vote="${focused}"]`)?.focus();
 }
 

@@ -26,7 +26,7 @@ export function setupActivity(page) {
   function entry(item) {
     const time = item.at ? new Date(item.at) : null;
     return el("li", { class: `activity-entry activity-${item.type}`, dataset: { seq: item.seq } },
-      el("time", { datetime: item.at || "" }, time ? time.toLocaleTimeString() : "–"),
+      el("time", { datetime: item.at || "" }, time ? time.toLocaleTimeString(document.documentElement.lang || undefined) : "–"),
       " ",
       el("span", { class: "activity-who" }, item.actor || strings.activityNobody),
       " ",

@@ -11,7 +11,8 @@ const MIN_MINUTES = 20;
 const MINUTE = 60000;
 
 function clockOf(ms) {
-  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  // The page's language (<html lang>), not the browser's: the page may have been switched.
+  return new Date(ms).toLocaleTimeString(document.documentElement.lang || [], { hour: "2-digit", minute: "2-digit" });
 }
 
 function oneDecimal(n) {

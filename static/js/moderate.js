@@ -261,7 +261,7 @@ function renderOnScreen() {
   if (onScreenCard.sub === current && onScreenCard.generation === generation) return;
   const hadFocus = box.contains(document.activeElement) ? document.activeElement.dataset.action : null;
   onScreenCard = { sub: current, node: card(current, { onScreenBox: true }), generation };
-  replaceChildren(box, [onScreenCard.node]);
+  replaceChildren(box, [el("ul", { class: "queue" }, onScreenCard.node)]);
   if (hadFocus) onScreenCard.node.querySelector(`[data-action="${hadFocus}"]`)?.focus();
 }
 
@@ -281,7 +281,7 @@ function renderViewers() {
 }
 
 function clock(iso) {
-  return iso ? new Date(iso).toLocaleTimeString() : "–";
+  return iso ? new Date(iso).toLocaleTimeString(document.documentElement.lang || undefined) : "–";
 }
 
 function renderSources() {
@@ -346,7 +346,7 @@ function switchTab(key) {
     button.setAttribute("aria-selected", on ? "true" : "false");
     button.tabIndex = on ? 0 : -1;
   }
-  queue.setAttribute("aria-labelledby", `tab-${key}`);
+  document.getElementById("queue-panel").setAttribute("aria-labelledby", `tab-${key}`);
   selectedId = null;
   order = [];
   limit = STEP_MORE;
@@ -699,7 +699,10 @@ function renderAgenda() {
       el("span", { class: "agenda-title" }, item.title),
       on
         ? el("span", { class: "now-badge" }, strings.nowBadge)
-        : el("button", { type: "button", dataset: { agendaItem: item.id }, "aria-label": format(strings.makeCurrentLabel, { title: item.title }) }, strings.makeCurrent));
+        // The item's title is in the button's name but not shown twice: the name keeps the
+        // visible words first, so voice control ("click Make current") finds it.
+        : el("button", { type: "button", dataset: { agendaItem: item.id } }, strings.makeCurrent,
+          el("span", { class: "visually-hidden" }, `: ${item.title}`)));
   }));
   document.getElementById("agenda-empty").hidden = items.length > 0;
   document.getElementById("agenda-next").disabled = items.length === 0;

@@ -10,16 +10,36 @@ const store = new Store(state);
 const NEXT_SHOWN = 4;
 
 // Largest font size (px) at which the text fits its box: long Spanish questions shrink, short
-// ones fill the screen, nothing ever overflows.
+// ones fill the screen, nothing ever overflows. Words are kept whole when that still gives
+// type readable from the back of the room; a word too long for that ("Electroencefalografistas"
+// at 160 px, a pasted link) is broken instead, where the broken text comes out larger.
 export function fitText(node, box, { max = 160, min = 18 } = {}) {
+  const readable = Math.max(min, Math.round(window.innerHeight * 0.04));
+  node.style.overflowWrap = "normal";
+  const whole = largestFitting(node, box, min, max);
+  if (whole >= readable) return whole;
+  node.style.overflowWrap = ""; // the stylesheet's: break anywhere
+  const broken = largestFitting(node, box, min, max);
+  if (broken > whole) return broken;
+  node.style.overflowWrap = "normal";
+  node.style.fontSize = `${whole}px`;
+  return whole;
+}
+
+function fits(node, box) {
+  return box.scrollHeight <= box.clientHeight && box.scrollWidth <= box.clientWidth
+    && node.scrollWidth <= node.clientWidth;
+}
+
+function largestFitting(node, box, min, max) {
   let low = min;
   let high = max;
   node.style.fontSize = `${high}px`;
-  if (box.scrollHeight <= box.clientHeight && box.scrollWidth <= box.clientWidth) return high;
+  if (fits(node, box)) return high;
   while (high - low > 1) {
     const middle = Math.floor((low + high) / 2);
     node.style.fontSize = `${middle}px`;
-    if (box.scrollHeight <= box.clientHeight && box.scrollWidth <= box.clientWidth) low = middle;
+    if (fits(node, box)) low = middle;
     else high = middle;
   }
   node.style.fontSize = `${low}px`;
@@ -50,6 +70,11 @@ function renderBlackout(dark) {
 }
 
 function render() {
+  // The clerk set another language for this meeting: every word here came from the server.
+  if (store.meeting && (store.meeting.language || null) !== (state.meeting.language || null)) {
+    window.location.reload();
+    return;
+  }
   if (renderBlackout(Boolean(store.meeting && store.meeting.blackout))) return;
   const box = document.getElementById("current-box");
   const current = store.onScreen();
@@ -74,6 +99,8 @@ render();
 window.addEventListener("resize", render);
 connect(document.body.dataset.ws, {
   after: state.seq,
+  // A projector must show the right question again within seconds of a server restart.
+  maxDelay: 1000,
   onStatus: connectionIndicator(),
   onMessage(message) {
     store.apply(message);

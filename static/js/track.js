@@ -8,11 +8,20 @@ const statusNode = document.getElementById("status");
 const reasonNode = document.getElementById("reason");
 const order = ["pending", "approved", "on_screen", "answered"];
 
+// The reason in this page's language: live messages carry the moderator's wording too.
+function reason(submission) {
+  const label = submission.rejection_key && (strings.reasons || {})[submission.rejection_key];
+  if (!label) return submission.rejection_reason;
+  const note = submission.rejection_note;
+  if (submission.rejection_key === "other" && note) return note;
+  return note ? `${label}: ${note}` : label;
+}
+
 function render(submission) {
   statusNode.dataset.status = submission.status;
   statusNode.textContent = strings[submission.status] || submission.status;
   // A question joined with a similar one follows it: say so beside its progress.
-  const note = submission.rejection_reason || (submission.merged && submission.status !== "merged" ? strings.merged : "");
+  const note = reason(submission) || (submission.merged && submission.status !== "merged" ? strings.merged : "");
   reasonNode.textContent = note;
   reasonNode.hidden = !note;
   const reached = order.indexOf(submission.status);

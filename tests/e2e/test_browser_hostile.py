@@ -1,15 +1,25 @@
 """A corpus of 60 script payloads, sent as names and questions through the web form and as
-tweets, stays text on every page in Chromium: none runs, none builds an element."""
+tweets, stays text on every page in Chromium: none runs, none builds an element. The same
+corpus is then replayed from the archive: the replay of an ended, recorded meeting where
+every payload was on screen, the archive list and the search results."""
 
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
+import imageio_ffmpeg
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
-from tests.e2e.conftest import Contexts, LiveServer
+from council.agenda import add_item, next_item
+from council.meetings import create_meeting, end_meeting, start_meeting
+from council.models import Meeting, Recording
+from tests.e2e.conftest import SLUG, Contexts, LiveServer
+from tests.e2e.test_browser_replay import at, set_event_times
 from tests.factories import wait_until
 from tests.fakes.x_api import FakeX
 
@@ -132,5 +142,168 @@ def test_sixty_payloads_from_the_form_and_from_x_stay_inert_everywhere(
     moderator.locator("[data-tab=all]").click()
     shows_as_text(moderator, texts, "the moderator page (All)")
     shows_as_text(pages["public page"], texts[:10], "the public page")
+    assert contexts.dialogs == [], f"a payload opened a dialog: {contexts.dialogs}"
+    assert contexts.page_errors == [], contexts.page_errors
+
+
+# -- the archive: the replay, the list and the search ------------------------------------------
+
+VIDEO_SECONDS = 12.0
+# Each group's word is in its questions' neighbourhood: one search per group lists them all,
+# under the 20 hits a meeting shows.
+GROUPS = ("grupoalfa", "grupobeta", "grupogamma")
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A short real H.264/AAC MP4 and its poster, as a finished recording leaves them."""
+    folder = tmp_path_factory.mktemp("media")
+    ffmpeg = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin"]
+    subprocess.run(
+        [
+            *ffmpeg,
+            *("-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"),
+            *("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"),
+            *("-t", str(VIDEO_SECONDS), "-c:v", "libx264", "-preset", "ultrafast"),
+            *("-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart"),
+            str(folder / "meeting.mp4"),
+        ],
+        check=True,
+        timeout=60,
+    )
+    subprocess.run(
+        [
+            *ffmpeg,
+            "-y",
+            "-ss",
+            "1",
+            "-i",
+            str(folder / "meeting.mp4"),
+            "-frames:v",
+            "1",
+            str(folder / "poster.jpg"),
+        ],
+        check=True,
+        timeout=30,
+    )
+    return folder
+
+
+def add_recording(server: LiveServer, media: Path) -> None:
+    """A ready recording of the live meeting whose media time 0 is T0 (see test_browser_replay)."""
+    folder = server.data_dir / "recordings" / SLUG / "test"
+    folder.mkdir(parents=True)
+    for name in ("meeting.mp4", "poster.jpg"):
+        (folder / name).write_bytes((media / name).read_bytes())
+    latency = server.app.state.council.settings.recording_latency_seconds
+    with server.db.session() as session, session.begin():
+        session.add(
+            Recording(
+                meeting_id=session.scalar(select(Meeting.id).where(Meeting.slug == SLUG)),
+                desired="stopped",
+                status="ready",
+                mode="rtmp",
+                folder=f"recordings/{SLUG}/test",
+                mp4=f"recordings/{SLUG}/test/meeting.mp4",
+                poster=f"recordings/{SLUG}/test/poster.jpg",
+                duration_s=VIDEO_SECONDS,
+                started_at=at(0),
+                parts=[
+                    {"index": 0, "anchor": at(latency).isoformat(), "duration_s": VIDEO_SECONDS}
+                ],
+            )
+        )
+
+
+def test_sixty_payloads_stay_inert_on_the_replay_the_archive_and_its_search(
+    server: LiveServer, contexts: Contexts, media: Path
+) -> None:
+    token = server.moderator_token()
+    texts: dict[str, str] = {}  # the stored text -> the group in its neighbourhood
+    ids = []
+    for n, payload in enumerate(CORPUS):
+        group = GROUPS[n % len(GROUPS)]
+        name = payload if len(payload) <= 80 else f"Vecina {n}"
+        created = server.submit(name=name, text=payload, neighborhood=f"{payload[:68]} {group}")
+        ids.append(created["id"])
+        texts[payload] = group
+    for submission_id in ids:
+        server.act(token, submission_id, "approve")
+    for submission_id in ids:  # each show replaces the one before: all 60 in the timeline
+        server.act(token, submission_id, "show")
+    set_event_times(server, "shown", [0.5 + 0.18 * n for n in range(len(ids))])
+    # Chapters titled with payloads too, and past meetings whose titles are payloads.
+    chapters = CORPUS[:5]
+    for title in chapters:
+        server.write(add_item, slug=SLUG, title=title)
+    for _ in chapters:
+        server.write(next_item, slug=SLUG)
+    set_event_times(server, "agenda", [0.2 + 2.0 * n for n in range(len(chapters))])
+    add_recording(server, media)
+    server.write(end_meeting, slug=SLUG)
+    titles = CORPUS[5:10]
+    for n, title in enumerate(titles):
+        server.write(create_meeting, slug=f"pasado-{n}", title=title)
+        server.write(start_meeting, slug=f"pasado-{n}")
+        server.write(end_meeting, slug=f"pasado-{n}")
+    with server.api(token) as api:
+        stored = api.get(f"/api/meetings/{SLUG}/submissions").json()["submissions"]
+    assert {s["text"] for s in stored} == set(CORPUS), "stored as received"
+
+    page = contexts.page(1440, 900)
+    page.context.add_init_script(WATCH)
+
+    # The replay: every payload on screen at its moment, as text, with its name and place.
+    page.goto(f"/archive/{SLUG}")
+    expect(page.locator("#timeline .moment[data-offset]")).to_have_count(len(CORPUS))
+    page.wait_for_function("() => document.getElementById('video').readyState >= 1")
+    shows_as_text(page, list(texts), "the replay")
+    shows_as_text(page, [p for p in CORPUS if len(p) <= 80], "the replay (names)")
+    shows_as_text(page, chapters, "the replay's chapters")
+    assert_inert(page, "the replay")
+    # replay.js at work: seeking from moments and chapters, highlighting as the video plays,
+    # sharing a moment.
+    for index in (0, 17, 42, len(CORPUS) - 1):
+        page.locator("#timeline .moment-link").nth(index).click()
+        expect(page.locator("#timeline .moment.current")).to_have_count(1)
+    page.locator("#chapters a[data-seek]").nth(2).click()
+    page.evaluate("document.getElementById('video').muted = true")
+    page.evaluate("document.getElementById('video').play()")
+    page.wait_for_function(
+        "() => document.getElementById('video').currentTime > 5.5", timeout=10_000
+    )
+    page.locator("#share").click()
+    expect(page.locator("#share-fallback")).to_be_visible()
+    assert_inert(page, "the replay, played")
+    # A payload as the moment asked for, in ?t=, ?q= and #t=.
+    for payload in CORPUS[::6]:
+        page.goto(f"/archive/{SLUG}?{urlencode({'t': payload, 'q': payload})}#t={quote(payload)}")
+        page.wait_for_load_state("load")
+        assert_inert(page, f"the replay at ?t={payload!r}")
+
+    # The archive list: payloads as meeting titles.
+    page.goto("/archive")
+    expect(page.locator(".archive-meeting")).to_have_count(len(titles) + 1)
+    shows_as_text(page, titles, "the archive list")
+    assert_inert(page, "the archive list")
+
+    # The search: every payload among the results, its matched words marked inside it.
+    found: set[str] = set()
+    for query in [f"pwned {group}" for group in GROUPS] + ["config"]:
+        page.goto(f"/archive?{urlencode({'q': query})}")
+        hits = page.locator(".hit")
+        expect(hits.first).to_be_visible()
+        assert page.locator(".hit-text mark").count() >= hits.count()
+        shown = page.locator(".hit-text").all_inner_texts()
+        assert len(shown) == hits.count() <= 20 and set(shown) <= set(CORPUS), (query, shown)
+        found.update(shown)
+        assert_inert(page, f"the search results for {query!r}")
+    assert found == set(CORPUS), f"never among the results: {set(CORPUS) - found}"
+    # Each payload as the query itself: in the title, the search field and the summary.
+    for payload in CORPUS:
+        page.goto(f"/archive?{urlencode({'q': payload})}")
+        expect(page.locator("#archive-q")).to_have_value(payload.strip())
+        assert payload.strip() in page.locator(".search-summary").inner_text()
+        assert_inert(page, f"the search for {payload!r}")
     assert contexts.dialogs == [], f"a payload opened a dialog: {contexts.dialogs}"
     assert contexts.page_errors == [], contexts.page_errors
