@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -84,15 +85,26 @@ def create_token(session: Session, *, username: str) -> str:
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
 
 
-def user_for_token(session: Session, *, token: str) -> tuple[User, bool] | None:
+@dataclass(frozen=True, slots=True)
+class TokenHolder:
+    id: int
+    username: str
+    role: str
+
+
+def user_for_token(session: Session, *, token: str) -> tuple[TokenHolder, bool] | None:
     """The token's user, and whether its "last used" time is due to be recorded."""
-    row = session.scalars(
-        select(ApiToken).where(ApiToken.token_hash == _digest(token))
+    # Columns, not ORM objects: this read comes before every action a tool makes with a
+    # token, the chamber waiting on it (bench/fanout.py's approve).
+    row = session.execute(
+        select(User.id, User.username, User.role, User.active, ApiToken.last_used_at)
+        .join(ApiToken.user)
+        .where(ApiToken.token_hash == _digest(token))
     ).one_or_none()
-    if row is None or not row.user.active:
+    if row is None or not row.active:
         return None
     due = row.last_used_at is None or utcnow() - row.last_used_at > TOKEN_TOUCH_INTERVAL
-    return row.user, due
+    return TokenHolder(int(row.id), row.username, row.role), due
 
 
 def user_by_id(session: Session, *, user_id: int) -> User | None:
