@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from council.api import SubmissionIn
+from council.bodylimit import replaying
 from council.errors import CouncilError, RateLimited
 from council.i18n import _, choose, language
 from council.intake import Arrival, check_question
@@ -76,7 +77,7 @@ class IntakeFastPath:
         body = await _read_body(receive)
         if body is None:
             return  # the client went away
-        replay = _replaying(body, receive)
+        replay = replaying(body, receive)
         try:
             given = SubmissionIn.model_validate_json(body)
         except ValidationError:
@@ -165,16 +166,3 @@ async def _read_body(receive: Receive) -> bytes | None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    delivered = False
-
-    async def replay() -> Message:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay

@@ -22,12 +22,15 @@ SMOKE = textwrap.dedent(
         assert c.get("/login").status_code == 200
         assert c.get("/static/js/live.js").status_code == 200
         assert c.get("/static/css/screen.css").status_code == 200
+        # The compiled Spanish catalog came along: a Spanish reader gets Spanish.
+        html = c.get("/login", headers={"Accept-Language": "es"}).text
+        assert '<html lang="es">' in html and "Entrar" in html, html[:500]
     print("served from", council.__file__)
     """
 )
 
 
-def test_wheel_ships_templates_static_and_migrations(tmp_path: Path) -> None:
+def test_wheel_ships_templates_static_migrations_and_catalogs(tmp_path: Path) -> None:
     subprocess.run(
         [
             sys.executable,
@@ -51,6 +54,8 @@ def test_wheel_ships_templates_static_and_migrations(tmp_path: Path) -> None:
     for asset in (p for p in (ROOT / "static").rglob("*") if p.is_file()):
         assert f"council/static/{asset.relative_to(ROOT / 'static')}" in names
     assert any(n.startswith("council/migrations/versions/0001") for n in names)
+    for code in ("es", "en"):
+        assert f"council/locale/{code}/LC_MESSAGES/council.mo" in names
 
     installed = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(installed)
