@@ -22,6 +22,12 @@ export function readJson(id) {
   return node ? JSON.parse(node.textContent) : null;
 }
 
+// A number as the page's language writes it (<html lang>: "1,5" in Spanish, "1.5" in English).
+export function number(n, digits = 0) {
+  const options = { minimumFractionDigits: digits, maximumFractionDigits: digits };
+  return new Intl.NumberFormat(document.documentElement.lang || undefined, options).format(n);
+}
+
 export function format(template, values) {
   return template.replace(/\{(\w+)\}/g, (whole, key) => (key in values ? String(values[key]) : whole));
 }

@@ -1,7 +1,7 @@
 // Counts at a glance, computed from the page's own copy of the meeting (the Store), so they
 // move with every event: totals by status, the same per source and per category, and a
 // small chart of questions received per minute over the meeting, drawn here on a canvas.
-import { el, format, replaceChildren } from "./dom.js";
+import { el, format, number, replaceChildren } from "./dom.js";
 
 const STATUSES = ["pending", "approved", "on_screen", "answered", "rejected", "merged"];
 const COLUMNS = ["received", "pending", "approved", "on_screen", "answered", "rejected"];
@@ -16,7 +16,7 @@ function clockOf(ms) {
 }
 
 function oneDecimal(n) {
-  return n >= 10 || Number.isInteger(n) ? String(Math.round(n)) : n.toFixed(1);
+  return n >= 10 || Number.isInteger(n) ? number(Math.round(n)) : number(n, 1);
 }
 
 // {key: {received, pending, approved, ...}} for the questions grouped by `keyOf`.

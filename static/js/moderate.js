@@ -7,7 +7,7 @@
 // if present, so the page works without them.
 import { connect, connectionIndicator } from "./live.js";
 import { byTime, Store } from "./store.js";
-import { el, format, readJson, replaceChildren, questionMeta } from "./dom.js";
+import { el, format, number, readJson, replaceChildren, questionMeta } from "./dom.js";
 import { createLocks } from "./moderate-locks.js";
 import { setupCounts } from "./moderate-counts.js";
 import { setupActivity } from "./moderate-activity.js";
@@ -298,7 +298,7 @@ function renderSources() {
       " · ", format(strings.lastPoll, { time: clock(c.last_poll_at) }),
       " · ", format(strings.collected, { n: c.collected }),
       // Only X charges per read; Mastodon and Bluesky cost nothing to show.
-      c.source === "x" ? ` · ${format(strings.cost, { cost: c.estimated_cost.toFixed(3) })}` : "",
+      c.source === "x" ? ` · ${format(strings.cost, { cost: number(c.estimated_cost, 3) })}` : "",
       c.source === "x" && c.cost_cap !== null && c.cost_cap !== undefined ? ` ${format(strings.costCap, { cap: c.cost_cap })}` : "",
       trouble && c.last_error ? el("p", { class: "collector-error", role: c.status === "failed" ? "alert" : null }, c.last_error) : null,
       c.status === "failed" ? el("button", { type: "button", dataset: { retrySource: c.source } }, strings.retry) : null);
@@ -765,7 +765,7 @@ function duration(seconds) {
 
 function bytes(n) {
   const gb = n / 1024 ** 3;
-  return gb >= 1 ? `${gb.toFixed(1)} GB` : `${Math.round(n / 1024 ** 2)} MB`;
+  return gb >= 1 ? `${number(gb, 1)} GB` : `${number(n / 1024 ** 2)} MB`;
 }
 
 function recordingState() {
@@ -830,7 +830,7 @@ function renderRecording() {
     const parts = report ? (Array.isArray(report.parts) ? report.parts.length : report.parts) : (recording?.parts || []).length;
     setText("rec-parts", parts === undefined || parts === null ? "–" : String(parts));
     const gaps = report?.gaps_s;
-    setText("rec-gaps", typeof gaps === "number" ? (gaps > 0 ? format(strings.gaps, { n: gaps.toFixed(1) }) : strings.noGaps) : "–");
+    setText("rec-gaps", typeof gaps === "number" ? (gaps > 0 ? format(strings.gaps, { n: number(gaps, 1) }) : strings.noGaps) : "–");
     setText("rec-disk", report && typeof report.disk_free_bytes === "number" ? bytes(report.disk_free_bytes) : "–");
   }
   const low = Boolean(report?.low_disk);

@@ -37,6 +37,12 @@ def test_switching_to_spanish_is_remembered_after_reload(server, contexts):
     expect(page.locator("html")).to_have_attribute("lang", "es")
     expect(page.get_by_role("heading", name="Haz una pregunta al Ayuntamiento")).to_be_visible()
 
+    # Numbers the scripts write follow the page's language too.
+    written = page.evaluate(
+        "import('/static/js/dom.js').then((dom) => [dom.number(1.5, 1), dom.number(1234)])"
+    )
+    assert written == ["1,5", "1234"], written
+
     # An empty question: the script asks the API, whose 422 comes back in Spanish too.
     page.get_by_role("button", name="Enviar pregunta").click()
     expect(page.locator("#name-error")).to_contain_text("Escribe tu nombre")
@@ -46,6 +52,10 @@ def test_switching_to_spanish_is_remembered_after_reload(server, contexts):
     expect(page.locator("html")).to_have_attribute("lang", "en")
     page.goto(f"/m/{SLUG}")
     expect(page.get_by_role("button", name="Send question")).to_be_visible()
+    written = page.evaluate(
+        "import('/static/js/dom.js').then((dom) => [dom.number(1.5, 1), dom.number(1234)])"
+    )
+    assert written == ["1.5", "1,234"], written
 
 
 def test_a_live_rejection_reaches_a_spanish_tracking_page_in_spanish(server, contexts):
