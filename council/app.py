@@ -180,7 +180,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body_limit=settings.max_body_bytes,
         headers=[*SECURITY_HEADERS, VARY_LANGUAGE],
         render_error=_render_error,
-        client_key=api.client_key,
     )
 
     # Before api.router: its /submissions/{id}/{action} would take categorize and move.

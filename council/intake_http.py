@@ -22,11 +22,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from council.api import SubmissionIn
+from council.api import SubmissionIn, client_key, store_question
 from council.bodylimit import replaying
-from council.errors import CouncilError, RateLimited
-from council.i18n import _, choose, language
-from council.intake import Arrival, check_question
+from council.errors import CouncilError
+from council.i18n import choose, language
+from council.intake import check_question
 from council.services import Council
 
 PATH = re.compile(r"/api/meetings/([A-Za-z0-9_-]{1,100})/submissions")
@@ -43,14 +43,12 @@ class IntakeFastPath:
         body_limit: int,
         headers: Headers,
         render_error: RenderError,
-        client_key: Callable[[Request], str],
     ) -> None:
         self.council = council
         self.body_limit = body_limit
         # The headers every answer of the app carries (security, Vary): see council/app.py.
         self.headers = headers
         self.render_error = render_error
-        self.client_key = client_key
 
     def wants(self, scope: Scope) -> str | None:
         """The meeting's slug when this request is the common case, else None."""
@@ -96,21 +94,12 @@ class IntakeFastPath:
                 return
             request = Request(scope, replay)
             try:
-                wait = self.council.submission_limiter.hit(f"{slug}:{self.client_key(request)}")
-                if wait:
-                    raise RateLimited(
-                        _(
-                            "You have sent several questions in a short time. "
-                            "Please wait {n} seconds."
-                        ).format(n=wait),
-                        retry_after=wait,
-                    )
-                received = await self.council.arrivals.submit(
-                    Arrival(
-                        slug=slug,
-                        question=question,
-                        honeypot_filled=bool(given.website and given.website.strip()),
-                    )
+                received = await store_question(
+                    self.council,
+                    slug=slug,
+                    client=client_key(request),
+                    question=question,
+                    honeypot=given.website,
                 )
             except Exception as failed:
                 response = await self.render_error(request, failed)
