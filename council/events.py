@@ -12,7 +12,9 @@ from typing import Any
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
+from council.bulk import insert_rows
 from council.models import PUBLIC_STATUSES, Event, Meeting, Submission, utcnow
 from council.views import moderation_submission, public_submission, tracking_view
 
@@ -131,19 +133,29 @@ def submission_event(
     )
 
 
-def arrivals_received(session: Session, *, subs: list[Submission]) -> list[PublishedEvent]:
-    """One ``received`` event per new question of a batch (all of one meeting or several),
-    written with one seq bump and one multi-row INSERT per meeting: what lets a burst of
-    web questions share their statements as well as their commit (council/arrivals.py)."""
+def note_last_seq(session: Session, *, meeting_id: int, last: int) -> None:
+    """After seqs were taken by a statement of its own: a meeting another write of this
+    batch loaded must not keep the seq it read."""
+    loaded = session.identity_map.get(identity_key(Meeting, meeting_id))
+    if loaded is not None:
+        set_committed_value(loaded, "last_seq", last)
+
+
+def arrivals_received(
+    session: Session, *, subs: list[Submission], last_seqs: dict[int, int]
+) -> list[PublishedEvent]:
+    """One ``received`` event per new question of a batch (of one meeting or several), in
+    one multi-row INSERT, with the seqs taken for each meeting (``intake._claim``): what lets a
+    burst of web questions share their statements as well as their commit
+    (council/arrivals.py)."""
     by_meeting: dict[int, list[Submission]] = {}
     for sub in subs:
         by_meeting.setdefault(sub.meeting_id, []).append(sub)
     published: list[PublishedEvent] = []
+    rows = []
     now = utcnow()
     for meeting_id, mine in by_meeting.items():
-        last = next_seq(session, meeting_id, len(mine))
-        set_committed_value(mine[0].meeting, "last_seq", last)
-        rows = []
+        last = last_seqs[meeting_id]
         for seq, sub in enumerate(mine, start=last - len(mine) + 1):
             # New questions are pending (never public): only moderators and the asker hear.
             payload = {"submissions": [moderation_submission(sub)]}
@@ -169,7 +181,7 @@ def arrivals_received(session: Session, *, subs: list[Submission]) -> list[Publi
                     tracking={sub.track_token: tracking_view(sub)},
                 )
             )
-        session.connection().execute(insert(Event), rows)
+    insert_rows(session, Event, rows)
     session.info.setdefault(_PENDING, []).extend(published)
     return published
 

@@ -9,16 +9,15 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any, cast
 
-import psycopg
-from psycopg.types.json import Json
-from sqlalchemy import JSON, Table, insert, select
+from sqlalchemy import Table, Update, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from council.bulk import insert_rows_claiming
 from council.errors import CouncilError, InvalidInput, NotAccepting
-from council.events import arrivals_received, submission_event
+from council.events import arrivals_received, note_last_seq, submission_event
 from council.i18n import _, current_language, language
-from council.meetings import get_meeting
-from council.models import Meeting, Status, Submission, utcnow
+from council.meetings import get_meeting, possible_slug
+from council.models import Meeting, MeetingStatus, Status, Submission, utcnow
 from council.moderation import reasons
 from council.moderation.triage import on_arrival
 from council.residents import is_verified
@@ -68,14 +67,18 @@ def check_question(*, name: str, text: str, neighborhood: str | None, limits: Li
 def accepting_meeting(session: Session, *, slug: str) -> Meeting:
     meeting = get_meeting(session, slug=slug)
     if not meeting.is_accepting:
-        raise NotAccepting(
-            _("The meeting “{title}” is not taking questions now.").format(title=meeting.title)
-            if meeting.status != "ended"
-            else _("The meeting “{title}” has ended and takes no more questions.").format(
-                title=meeting.title
-            )
-        )
+        raise _not_accepting(meeting)
     return meeting
+
+
+def _not_accepting(meeting: Meeting) -> NotAccepting:
+    return NotAccepting(
+        _("The meeting “{title}” is not taking questions now.").format(title=meeting.title)
+        if meeting.status != "ended"
+        else _("The meeting “{title}” has ended and takes no more questions.").format(
+            title=meeting.title
+        )
+    )
 
 
 def _new_submission(
@@ -189,64 +192,122 @@ def receive(session: Session, *, arrivals: list[Arrival]) -> list[Received | Cou
 
     The person waiting for the 201 needs only the stored row: triage (duplicates above
     all, which compares with every open question) follows on its own write
-    (council/moderation/triage.py ``triage_arrivals``), so a burst of questions costs one
-    commit and a few statements, whatever the meeting's size. A question for a meeting
-    that takes none gets its own error; the others are stored.
+    (council/moderation/triage.py ``triage_arrivals``). A burst of questions to one
+    meeting costs the same few statements and one commit whatever its size: the
+    meeting's seqs taken, which also checks it takes questions, with the rows behind
+    them (one statement on PostgreSQL, council/bulk.py), then their events. A question
+    for a meeting that takes none gets its own error; the others are stored.
     """
-    meetings: dict[tuple[str, str], Meeting | CouncilError] = {}
-    outcomes: list[Received | CouncilError | None] = []
-    rows: list[dict[str, Any]] = []
-    bots: list[Submission] = []
-    for arrival in arrivals:
-        key = (arrival.slug, arrival.language)
-        if key not in meetings:
-            try:
-                with language(arrival.language):
-                    meetings[key] = accepting_meeting(session, slug=arrival.slug)
-            except CouncilError as refused:
-                meetings[key] = refused
-        found = meetings[key]
-        if isinstance(found, CouncilError):
-            outcomes.append(found)
-        elif arrival.honeypot_filled:
-            bot = _new_submission(found, arrival.question)
-            bot.triaged = False
-            _reject_as_bot(bot)
-            session.add(bot)
-            bots.append(bot)
-            outcomes.append(None)  # filled in below, once it has an id
-        else:
-            rows.append(_new_row(found, arrival.question))
-            outcomes.append(None)
-    by_id = {m.id: m for m in meetings.values() if isinstance(m, Meeting)}
-    new = _insert_rows(session, rows, meetings=by_id)
-    arrivals_received(session, subs=new)
-    session.flush()
-    for bot in bots:  # counted publicly by the reason, like any rejection
-        submission_event(
-            session,
-            type="received",
-            actor=None,
-            changed=[bot],
-            was_public=set(),
-            extra=reasons.rejections_payload(session, meeting_id=bot.meeting_id),
+    outcomes: list[Received | CouncilError | None] = [None] * len(arrivals)
+    people: dict[str, list[int]] = {}
+    for index, arrival in enumerate(arrivals):
+        if not arrival.honeypot_filled:
+            people.setdefault(arrival.slug, []).append(index)
+    new: list[Submission] = []
+    last_seqs: dict[int, int] = {}
+    for slug, indices in people.items():
+        rows = [_new_row(arrivals[index].question) for index in indices]
+        claimed = (
+            insert_rows_claiming(
+                session,
+                Submission,
+                rows,
+                claim=_claim(),
+                params={"meeting_slug": slug, "count": len(rows)},
+                claimed={"meeting_id": "id"},
+            )
+            if possible_slug(slug)
+            else None
         )
-    # Back in arrival order.
-    people, robots = iter(new), iter(bots)
-    settled: list[Received | CouncilError] = []
-    for arrival, outcome in zip(arrivals, outcomes, strict=True):
-        if outcome is not None:
-            settled.append(outcome)
+        if claimed is None:
+            refusals: dict[str, CouncilError] = {}  # worded once per language
+            for index in indices:
+                asker = arrivals[index].language
+                if asker not in refusals:
+                    with language(asker):
+                        refusals[asker] = _refusal(session, slug=slug)
+                outcomes[index] = refusals[asker]
             continue
-        sub = next(robots) if arrival.honeypot_filled else next(people)
-        settled.append(Received(id=sub.id, track_token=sub.track_token, status=sub.status))
+        (meeting_id, last), ids = claimed
+        last_seqs[meeting_id] = last
+        note_last_seq(session, meeting_id=meeting_id, last=last)
+        new.extend(_stored(rows, ids, meeting_id=meeting_id, slug=slug))
+    arrivals_received(session, subs=new, last_seqs=last_seqs)
+    stored = iter(new)
+    for indices in people.values():
+        for index in indices:
+            if outcomes[index] is None:
+                sub = next(stored)
+                outcomes[index] = Received(
+                    id=sub.id, track_token=sub.track_token, status=sub.status
+                )
+    for index, arrival in enumerate(arrivals):
+        if arrival.honeypot_filled:
+            with language(arrival.language):
+                outcomes[index] = _receive_bot(session, arrival)
+    settled = [outcome for outcome in outcomes if outcome is not None]
+    assert len(settled) == len(arrivals)
     return settled
 
 
-def _new_row(meeting: Meeting, question: Question) -> dict[str, Any]:
-    """A new web question as a row with every column a view reads (council/views.py)."""
+@cache
+def _claim() -> Update:
+    """Take ``count`` seqs of the meeting ``meeting_slug`` if it takes questions now: its id
+    and the last seq taken (the first is ``last - count + 1``); no row if none such takes
+    any. The batch's rows go in behind it, in the same statement on PostgreSQL
+    (``bulk.insert_rows_claiming``). Its row lock orders concurrent writers as
+    ``events.next_seq``'s does.
+    """
+    table = Meeting.__table__
+    assert isinstance(table, Table)
+    return (
+        update(table)
+        .where(
+            table.c.slug == bindparam("meeting_slug"),
+            table.c.accepts_questions,
+            table.c.status != MeetingStatus.ENDED,
+        )
+        .values(last_seq=table.c.last_seq + bindparam("count"))
+        .returning(table.c.id, table.c.last_seq)
+    )
+
+
+def _refusal(session: Session, *, slug: str) -> CouncilError:
+    """Why a meeting took no question just now: unknown, or not taking any."""
+    try:
+        meeting = get_meeting(session, slug=slug)
+    except CouncilError as unknown:
+        return unknown
+    return _not_accepting(meeting)
+
+
+def _receive_bot(session: Session, arrival: Arrival) -> Received | CouncilError:
+    """A question whose hidden field was filled in: stored as rejected, counted publicly by
+    the reason like any rejection, and answered as if it were taken."""
+    try:
+        meeting = accepting_meeting(session, slug=arrival.slug)
+    except CouncilError as refused:
+        return refused
+    bot = _new_submission(meeting, arrival.question)
+    bot.triaged = False
+    _reject_as_bot(bot)
+    session.add(bot)
+    session.flush()
+    submission_event(
+        session,
+        type="received",
+        actor=None,
+        changed=[bot],
+        was_public=set(),
+        extra=reasons.rejections_payload(session, meeting_id=meeting.id),
+    )
+    return Received(id=bot.id, track_token=bot.track_token, status=bot.status)
+
+
+def _new_row(question: Question) -> dict[str, Any]:
+    """A new web question as a row with every column a view reads (council/views.py), but
+    its meeting's id, which the claim gives (``_claim``)."""
     return {
-        "meeting_id": meeting.id,
         "source": "web",
         "external_id": None,
         "external_url": None,
@@ -274,67 +335,28 @@ def _new_row(meeting: Meeting, question: Question) -> dict[str, Any]:
     }
 
 
-def _insert_rows(
-    session: Session, rows: list[dict[str, Any]], *, meetings: dict[int, Meeting]
+def _stored(
+    rows: list[dict[str, Any]], ids: list[int], *, meeting_id: int, slug: str
 ) -> list[Submission]:
-    """One multi-row INSERT ... RETURNING for the batch, without the ORM's unit of work.
+    """The rows just stored, as the views see them.
 
     Making and flushing an ORM object per question cost more than the rest of a web
     question's path (bench/intake.py); the views only read attributes, so each new row
     comes back as a plain object with the same attribute names, never added to the session.
     """
-    if not rows:
-        return []
-    table = Submission.__table__
-    assert isinstance(table, Table)
-    if session.get_bind().dialect.name == "postgresql":
-        ids = _insert_with_psycopg(session, table, rows)
-    else:
-        ids = list(
-            session.connection()
-            .execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-            .scalars()
-        )
     blank = _blank_submission()
+    meeting = SimpleNamespace(id=meeting_id, slug=slug)
     return [
         cast(
             Submission,
             SimpleNamespace(
-                **{**blank, **row, "id": sid, "meeting": meetings[row["meeting_id"]]},
+                **{**blank, **row, "id": sid, "meeting_id": meeting_id},
+                meeting=meeting,
                 merged_into=None,
             ),
         )
         for sid, row in zip(ids, rows, strict=True)
     ]
-
-
-def _insert_with_psycopg(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
-    """The batch as one pipelined ``executemany(..., returning=True)`` of a one-row INSERT.
-
-    SQLAlchemy's multi-row INSERT for a batch has a thousand parameters, over the size
-    psycopg caches its parse of a statement for: each batch of 50 questions spent 10 ms
-    just converting placeholders. A one-row statement is parsed once and prepared by
-    the server; the pipeline still sends the whole batch in one round trip.
-    """
-    columns = list(rows[0])
-    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    # Only our own table's column names go into the text; the values are parameters.
-    query = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id"
-    )
-    values = [tuple(Json(row[c]) if c in json_columns else row[c] for c in columns) for row in rows]
-    ids: list[int] = []
-    driver: psycopg.Connection[Any] = session.connection().connection.driver_connection  # type: ignore[assignment]
-    with driver.cursor() as cursor:
-        cursor.executemany(query, values, returning=True)
-        while True:
-            row = cursor.fetchone()
-            assert row is not None
-            ids.append(int(row[0]))
-            if not cursor.nextset():
-                break
-    return ids
 
 
 @cache

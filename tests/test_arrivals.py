@@ -9,12 +9,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from council.db import Database, upgrade
 from council.errors import NotAccepting
 from council.intake import Arrival, Limits, Received, check_question, receive
 from council.meetings import set_accepting
-from council.models import Event, Submission
+from council.models import Event, Meeting, Submission
 from council.moderation.triage import triage_arrivals
 from council.settings import Settings
 from tests.factories import (
@@ -104,6 +105,18 @@ def test_one_batch_refuses_only_the_questions_for_a_meeting_that_takes_none(
         ("received", outcomes[0].id),
         ("received", outcomes[2].id),
     ]
+
+
+def test_a_meeting_read_earlier_in_the_same_write_sees_the_seqs_the_batch_took(
+    db: Database, meeting: str
+) -> None:
+    def read_then_receive(session: Session) -> int:
+        loaded = session.scalars(select(Meeting).where(Meeting.slug == meeting)).one()
+        receive(session, arrivals=[arrival("una"), arrival("otra")])
+        return loaded.last_seq
+
+    seen, events = db.run_write(read_then_receive)
+    assert seen == events[-1].seq
 
 
 def test_a_slice_of_triage_stops_when_its_time_is_up_and_the_rest_waits(

@@ -115,6 +115,13 @@ def test_unknown_meeting_is_404(client: TestClient) -> None:
     assert "There is no meeting “nada”" in response.json()["detail"]
 
 
+def test_an_address_no_meeting_can_have_is_404_not_an_error(client: TestClient) -> None:
+    # A NUL, which PostgreSQL refuses even to compare.
+    response = client.post("/api/meetings/ple%00no/submissions", json={"name": "A", "text": "q"})
+    assert response.status_code == 404
+    assert "no meeting" in response.json()["detail"]
+
+
 def test_meeting_not_accepting_is_409(client: TestClient, db: Database, meeting: str) -> None:
     db.run_write(set_accepting, slug="pleno", accepting=False)
     response = client.post(URL, json={"name": "Ana", "text": "hola"})

@@ -1,7 +1,8 @@
 """The archive's full-text search on PostgreSQL: an expression GIN index, ranked by ts_rank.
 
-Migration 0009 builds the index over the very expression in ``SEARCH_VECTOR``; the planner
-uses it only when a query repeats that expression exactly, so both spell it the same way
+Migrations 0009 and 0012 build the index over the very expression in ``SEARCH_VECTOR``, for
+public questions only (``PUBLIC_ONLY``); the planner uses it only when a query repeats the
+expression exactly and implies the condition, so both spell them the same way
 (tests/archive/test_archive_search.py checks the plan). SQLite has no such index and keeps
 the Python search in council/archive/pages.py.
 """
@@ -35,6 +36,13 @@ SEARCH_VECTOR = (
         )
     )
     + ")"
+)
+
+# Migration 0012 indexes public questions only. The planner uses that partial index only if
+# it can prove the query's WHERE implies the index's, so the statuses go in as the same
+# literals, never as bound parameters.
+PUBLIC_ONLY = "submissions.status IN ({})".format(
+    ", ".join(f"'{status.value}'" for status in sorted(PUBLIC_STATUSES))
 )
 
 # The same weights for the Python path on SQLite, so both rank alike.
@@ -74,7 +82,7 @@ def ranked_statement(words: list[str]) -> Select[Submission, float]:
         # The words are the selective condition and the archive is nearly every meeting: the
         # meetings are left out of the WHERE so the planner keeps to the text index instead of
         # (meeting_id, status), and the few questions of other meetings are dropped after.
-        .where(vector.op("@@")(query), Submission.status.in_(PUBLIC_STATUSES))
+        .where(vector.op("@@")(query), literal_column(PUBLIC_ONLY))
         .order_by(Submission.id)
     )
 

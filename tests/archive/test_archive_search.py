@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from council.archive.search import ranked_matches, ranked_statement
 from council.db import Database, upgrade
 from council.meetings import end_meeting
-from council.models import Meeting
+from council.models import PUBLIC_STATUSES, Meeting
 from tests.factories import POSTGRES_ADMIN_URL, make_meeting, make_question, postgres_database
 
 pytestmark = pytest.mark.both_databases
@@ -126,6 +126,18 @@ def postgres_db() -> Iterator[Database]:
             yield database
         finally:
             database.close()
+
+
+def test_postgres_search_index_leaves_out_questions_never_made_public(
+    postgres_db: Database,
+) -> None:
+    # The flood of pending questions during a meeting costs no text indexing (migration 0012).
+    with postgres_db.engine.connect() as connection:
+        definition = connection.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_submissions_search'")
+        ).scalar_one()
+    condition = definition.partition(" WHERE ")[2]
+    assert sorted(re.findall(r"'(\w+)'", condition)) == sorted(PUBLIC_STATUSES), definition
 
 
 def test_postgres_search_uses_the_gin_index(postgres_db: Database) -> None:
