@@ -6,10 +6,10 @@ pass through the compiled statement's machinery, which was the larger part of th
 writer's time in bench/intake.py. Here each value passes only through its column
 type's own bind processor, so what is stored is what the ORM would have stored.
 
-- PostgreSQL: ``INSERT ... SELECT ... FROM unnest(one array per column)``. One
-  statement, one round trip and a fixed handful of parameters whatever the batch's
-  size, so psycopg keeps its parse and the server its plan. (A multi-row VALUES has a
-  parameter per value: psycopg re-parsed it on every batch.)
+- PostgreSQL: ``INSERT ... SELECT ... FROM json_populate_recordset(...)``: the whole
+  batch as one JSON parameter. One statement, one round trip and one parameter whatever
+  the batch's size, so psycopg keeps its parse and the server its plan. (A multi-row
+  VALUES has a parameter per value: psycopg re-parsed it on every batch.)
 - SQLite: the driver's own ``executemany``; when the new ids are wanted, one
   ``INSERT ... RETURNING`` per row, which in-process costs microseconds, not a round trip.
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Table, Update
@@ -60,7 +61,7 @@ def insert_rows(
     statement, processors = _STATEMENTS[key]
     if dialect.name == "postgresql":
         with driver.cursor() as cursor:
-            cursor.execute(statement, _columns(rows, columns, processors))
+            cursor.execute(statement, (_as_json(rows, columns, processors),))
             # INSERT ... SELECT ... ORDER BY draws the ids in that order (SQLAlchemy's own
             # "insertmanyvalues" relies on the same): ascending ids are the rows' order.
             return sorted(int(found) for (found,) in cursor.fetchall()) if return_ids else []
@@ -97,13 +98,11 @@ def _statement(
     names = ", ".join(quote(name) for name in columns)
     returning = f" RETURNING {quote(_primary_key(table))}" if return_ids else ""
     if dialect.name == "postgresql":
-        arrays, processors = _arrays(table, columns, dialect, named=False)
         text = (
             f"INSERT INTO {quote(table.name)} ({names}) "  # noqa: S608
-            f"SELECT {names} FROM unnest({', '.join(arrays)}) WITH ORDINALITY "
-            f"AS batch({names}, batch_order) ORDER BY batch_order{returning}"
+            f"SELECT {names} FROM {_recordset(table, dialect, '%s')}{returning}"
         )
-        return text, processors
+        return text, _processors(table, columns, dialect)
     # Only the table's own column names go into the text; values are parameters.
     text = (
         f"INSERT INTO {quote(table.name)} ({names}) "  # noqa: S608
@@ -146,7 +145,7 @@ def insert_rows_claiming(
     if key not in _CLAIMING:
         _CLAIMING[key] = _claiming_statement(table, columns, dialect, claim, claimed)
     text, fixed, processors, _kept = _CLAIMING[key]
-    values = {f"batch_{i}": array for i, array in enumerate(_columns(rows, columns, processors))}
+    values = {"batch": _as_json(rows, columns, processors)}
     driver = connection.connection.driver_connection
     assert driver is not None
     with driver.cursor() as cursor:
@@ -173,55 +172,63 @@ def _claiming_statement(
     compiled = claim.compile(dialect=dialect)
     returned = [column.name for column in claim.exported_columns]
     quote = dialect.identifier_preparer.quote
-    arrays, processors = _arrays(table, columns, dialect, named=True)
     names = ", ".join(quote(name) for name in columns)
-    # Only our own table, column and type names go into the text; values are parameters.
+    # Only our own table and column names go into the text; values are parameters.
     text = (
         f"WITH claim AS ({compiled}) "  # noqa: S608
         f"INSERT INTO {quote(table.name)} ({names}, {', '.join(map(quote, claimed))}) "
-        f"SELECT {names}, {', '.join(f'claim.{quote(r)}' for r in claimed.values())} "
-        f"FROM claim, unnest({', '.join(arrays)}) WITH ORDINALITY "
-        f"AS batch({names}, batch_order) ORDER BY batch_order "
+        f"SELECT {', '.join(f'batch.{quote(n)}' for n in columns)}, "
+        f"{', '.join(f'claim.{quote(r)}' for r in claimed.values())} "
+        f"FROM claim, {_recordset(table, dialect, '%(batch)s')} "
         f"RETURNING {quote(_primary_key(table))}, "
         + ", ".join(f"(SELECT claim.{quote(r)} FROM claim)" for r in returned)  # noqa: S608
     )
-    return text, dict(compiled.params), processors, claim
+    return text, dict(compiled.params), _processors(table, columns, dialect), claim
 
 
-def _columns(
+def _recordset(table: Table, dialect: Dialect, placeholder: str) -> str:
+    """PostgreSQL: the batch, sent as one JSON array of rows, as rows of ``table`` in the
+    order they were given (for ``... ORDER BY`` the ids are drawn in)."""
+    quote = dialect.identifier_preparer.quote
+    return (
+        f"json_populate_recordset(NULL::{quote(table.name)}, {placeholder}::json) "
+        "WITH ORDINALITY AS batch ORDER BY batch.ordinality"
+    )
+
+
+def _processors(table: Table, columns: tuple[str, ...], dialect: Dialect) -> tuple[Processor, ...]:
+    """PostgreSQL: each column's bind processor, but JSON's: its values go into the batch's
+    JSON as they are."""
+    return tuple(
+        None if isinstance(table.c[name].type, JSON) else table.c[name].type.bind_processor(dialect)
+        for name in columns
+    )
+
+
+def _as_json(
     rows: Sequence[Mapping[str, Any]], columns: tuple[str, ...], processors: tuple[Processor, ...]
-) -> list[list[Any]]:
-    """PostgreSQL: the rows turned into one array of values per column, for ``unnest``."""
-    return [
-        [row[name] for row in rows] if process is None else [process(row[name]) for row in rows]
-        for name, process in zip(columns, processors, strict=True)
-    ]
+) -> str:
+    """PostgreSQL: the rows as one JSON text. Encoding a whole batch at once runs in the
+    json module's C encoder; psycopg's array dumpers run in Python per value, which cost
+    the writer a millisecond per batch (bench/intake.py)."""
+    return json.dumps(
+        [
+            {
+                name: row[name] if process is None else process(row[name])
+                for name, process in zip(columns, processors, strict=True)
+            }
+            for row in rows
+        ],
+        default=_json_value,
+    )
 
 
-def _arrays(
-    table: Table, columns: tuple[str, ...], dialect: Dialect, *, named: bool
-) -> tuple[list[str], tuple[Processor, ...]]:
-    """PostgreSQL: a placeholder per column, for an array of that column's type, sent in
-    binary (psycopg escapes text arrays with a regular expression per element), and each
-    column's bind processor. Only the table's own column and type names go into the text."""
-    arrays: list[str] = []
-    processors: list[Processor] = []
-    for i, name in enumerate(columns):
-        column = table.c[name]
-        if isinstance(column.type, JSON):
-            processors.append(_json_text)  # sent as text, cast to JSON in the statement
-        else:
-            processors.append(column.type.bind_processor(dialect))
-        placeholder = f"%(batch_{i})b" if named else "%b"
-        arrays.append(f"{placeholder}::{column.type.compile(dialect=dialect)}[]")
-    return arrays, tuple(processors)
+def _json_value(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()  # aware: the bind processor made it UTC
+    raise TypeError(f"{type(value).__name__} cannot go into a batch")
 
 
 def _primary_key(table: Table) -> str:
     (key,) = table.primary_key.columns
     return key.name
-
-
-def _json_text(value: Any) -> str:
-    # As SQLAlchemy's JSON type stores it: None too becomes JSON's null.
-    return json.dumps(value)
