@@ -134,7 +134,10 @@ def submit(
     posted_at: datetime | None = None,
     verified: bool = False,
     honeypot_filled: bool = False,
+    triage_later: bool = False,
 ) -> Submission:
+    """``triage_later``: leave triage to ``triage_arrivals`` (council/arrivals.py), as for
+    the web's batches, instead of running it in this transaction."""
     meeting = accepting_meeting(session, slug=slug)
     sub = _new_submission(
         meeting,
@@ -151,7 +154,10 @@ def submit(
         _reject_as_bot(sub)
     session.add(sub)
     session.flush()
-    on_arrival(session, [sub])
+    if triage_later:
+        sub.triaged = False
+    else:
+        on_arrival(session, [sub])
     submission_event(
         session,
         type="received",
@@ -285,22 +291,16 @@ def _receive_bot(session: Session, arrival: Arrival) -> Received | CouncilError:
     """A question whose hidden field was filled in: stored as rejected, counted publicly by
     the reason like any rejection, and answered as if it were taken."""
     try:
-        meeting = accepting_meeting(session, slug=arrival.slug)
+        bot = submit(
+            session,
+            slug=arrival.slug,
+            question=arrival.question,
+            honeypot_filled=True,
+            # A flood of bots must not hold the writer against people's questions.
+            triage_later=True,
+        )
     except CouncilError as refused:
         return refused
-    bot = _new_submission(meeting, arrival.question)
-    bot.triaged = False
-    _reject_as_bot(bot)
-    session.add(bot)
-    session.flush()
-    submission_event(
-        session,
-        type="received",
-        actor=None,
-        changed=[bot],
-        was_public=set(),
-        extra=reasons.rejections_payload(session, meeting_id=meeting.id),
-    )
     return Received(id=bot.id, track_token=bot.track_token, status=bot.status)
 
 

@@ -125,23 +125,26 @@ def last_seq(db: Database, slug: str) -> int:
         return session.scalars(select(Meeting.last_seq).where(Meeting.slug == slug)).one()
 
 
-def test_rows_behind_a_claim_take_what_it_returns(db: Database, meeting: str) -> None:
-    rows = [submission_row(0, f"claimed-{i}") for i in range(3)]
+def store_behind_claim(db: Database, slug: str, rows: list[dict[str, Any]]) -> Any:
     for row in rows:
-        del row["meeting_id"]
-    before = last_seq(db, meeting)
-    outcome: Any
+        del row["meeting_id"]  # the claim gives it
     outcome, _ = db.run_write(
         lambda session: insert_rows_claiming(
             session,
             Submission,
             rows,
             claim=CLAIM,
-            params={"wanted": meeting, "count": 3},
+            params={"wanted": slug, "count": len(rows)},
             claimed={"meeting_id": "id"},
         )
     )
-    claimed, ids = outcome
+    return outcome
+
+
+def test_rows_behind_a_claim_take_what_it_returns(db: Database, meeting: str) -> None:
+    rows = [submission_row(0, f"claimed-{i}") for i in range(3)]
+    before = last_seq(db, meeting)
+    claimed, ids = store_behind_claim(db, meeting, rows)
     the_meeting = meeting_id(db, meeting)
     assert claimed == (the_meeting, before + 3)
     assert last_seq(db, meeting) == before + 3
@@ -153,19 +156,6 @@ def test_rows_behind_a_claim_take_what_it_returns(db: Database, meeting: str) ->
 
 
 def test_a_claim_that_finds_nothing_stores_nothing(db: Database, meeting: str) -> None:
-    rows = [submission_row(0, "never")]
-    del rows[0]["meeting_id"]
-    outcome: Any
-    outcome, _ = db.run_write(
-        lambda session: insert_rows_claiming(
-            session,
-            Submission,
-            rows,
-            claim=CLAIM,
-            params={"wanted": "no-such-meeting", "count": 1},
-            claimed={"meeting_id": "id"},
-        )
-    )
-    assert outcome is None
+    assert store_behind_claim(db, "no-such-meeting", [submission_row(0, "never")]) is None
     with db.session() as session:
         assert session.scalars(select(Submission)).all() == []
