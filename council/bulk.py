@@ -129,6 +129,7 @@ def insert_rows_claiming(
     one round trip less for every batch of questions (bench/intake.py). ``claim`` should
     be built once: its text is worked out once per statement object.
     """
+    assert rows, "a claim with nothing behind it: use the claim alone"
     table = model.__table__
     assert isinstance(table, Table)
     connection = session.connection()
