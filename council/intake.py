@@ -81,38 +81,6 @@ def _not_accepting(meeting: Meeting) -> NotAccepting:
     )
 
 
-def _new_submission(
-    meeting: Meeting,
-    question: Question,
-    *,
-    source: str = "web",
-    external_id: str | None = None,
-    external_url: str | None = None,
-    handle: str | None = None,
-    avatar_url: str | None = None,
-    posted_at: datetime | None = None,
-    verified: bool = False,
-) -> Submission:
-    return Submission(
-        meeting=meeting,
-        source=source,
-        external_id=external_id,
-        external_url=external_url,
-        author_name=question.name,
-        author_handle=handle,
-        avatar_url=avatar_url,
-        neighborhood=question.neighborhood,
-        verified=verified,
-        original_text=question.text,
-        display_text=question.text,
-        status=Status.PENDING,
-        asked_count=1,
-        track_token=secrets.token_urlsafe(24),
-        posted_at=posted_at,
-        received_at=utcnow(),
-    )
-
-
 def _reject_as_bot(sub: Submission) -> None:
     # Kept, not dropped: a person whose browser autofilled the trap can still be restored.
     sub.status = Status.REJECTED
@@ -139,16 +107,23 @@ def submit(
     """``triage_later``: leave triage to ``triage_arrivals`` (council/arrivals.py), as for
     the web's batches, instead of running it in this transaction."""
     meeting = accepting_meeting(session, slug=slug)
-    sub = _new_submission(
-        meeting,
-        question,
+    sub = Submission(
+        meeting=meeting,
         source=source,
         external_id=external_id,
         external_url=external_url,
-        handle=handle,
+        author_name=question.name,
+        author_handle=handle,
         avatar_url=avatar_url,
-        posted_at=posted_at,
+        neighborhood=question.neighborhood,
         verified=verified,
+        original_text=question.text,
+        display_text=question.text,
+        status=Status.PENDING,
+        asked_count=1,
+        track_token=secrets.token_urlsafe(24),
+        posted_at=posted_at,
+        received_at=utcnow(),
     )
     if honeypot_filled:
         _reject_as_bot(sub)

@@ -7,6 +7,7 @@ import functools
 import os
 import re
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
+import imageio_ffmpeg
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -27,7 +29,7 @@ from council.app import create_app
 from council.db import Database
 from council.intake import Limits, check_question, submit
 from council.meetings import create_meeting, start_meeting
-from council.models import CollectorState, Event, Recording, Submission
+from council.models import CollectorState, Event, Meeting, Recording, Submission
 from council.moderation import actions
 from council.moderation.accounts import add_user, create_token
 from council.settings import Settings
@@ -177,6 +179,58 @@ def recorded(db: Database, settings: Settings, *, mp4_bytes: bytes = b"\0" * 409
                     {"index": 0, "anchor": at(0.6).isoformat(), "duration_s": 60.0},
                     {"index": 1, "anchor": at(100.6).isoformat(), "duration_s": 30.0},
                 ],
+            )
+        )
+
+
+def recorded_media(folder: Path, seconds: float, *, poster_at: float) -> Path:
+    """A real H.264/AAC MP4 of ``seconds`` (test pattern and tone, faststart) and a poster
+    frame in ``folder``, as a finished recording leaves them; made with imageio-ffmpeg's
+    ffmpeg."""
+    video = folder / "meeting.mp4"
+    common = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin"]
+    subprocess.run(
+        [
+            *common,
+            *("-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"),
+            *("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"),
+            *("-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast"),
+            *("-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart", str(video)),
+        ],
+        check=True,
+        timeout=60,
+    )
+    poster = folder / "poster.jpg"
+    subprocess.run(
+        [*common, "-y", "-ss", str(poster_at), "-i", str(video), "-frames:v", "1", str(poster)],
+        check=True,
+        timeout=30,
+    )
+    return folder
+
+
+def add_ready_recording(server: LiveServer, media: Path, *, seconds: float) -> None:
+    """A finished one-part recording of the live meeting, with ``media``'s files, whose
+    media time 0 is T0: the part's anchor is when that frame reached the recorder, the
+    recording latency after the camera saw it."""
+    folder = server.data_dir / "recordings" / LIVE_SLUG / "test"
+    folder.mkdir(parents=True)
+    for name in ("meeting.mp4", "poster.jpg"):
+        (folder / name).write_bytes((media / name).read_bytes())
+    latency = server.app.state.council.settings.recording_latency_seconds
+    with server.db.session() as session, session.begin():
+        session.add(
+            Recording(
+                meeting_id=session.scalar(select(Meeting.id).where(Meeting.slug == LIVE_SLUG)),
+                desired="stopped",
+                status="ready",
+                mode="rtmp",
+                folder=f"recordings/{LIVE_SLUG}/test",
+                mp4=f"recordings/{LIVE_SLUG}/test/meeting.mp4",
+                poster=f"recordings/{LIVE_SLUG}/test/poster.jpg",
+                duration_s=seconds,
+                started_at=at(0),
+                parts=[{"index": 0, "anchor": at(latency).isoformat(), "duration_s": seconds}],
             )
         )
 

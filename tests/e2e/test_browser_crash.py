@@ -18,12 +18,10 @@ import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
-from council.db import Database, upgrade
-from council.meetings import create_meeting, start_meeting
+from council.db import Database
 from council.models import Submission
-from council.moderation.accounts import add_user, create_token
 from tests.factories import Worker, free_port, postgres_database
-from tests.live.test_faults import Load
+from tests.live.test_faults import Load, prepare
 
 pytestmark = pytest.mark.browser
 
@@ -58,15 +56,7 @@ def stored(url: str) -> dict[int, str]:
 def test_kill_9_under_load_loses_no_201_and_the_open_screen_recovers(
     database: str, tmp_path: Path, browser: Browser
 ) -> None:
-    upgrade(database)
-    db = Database(database)
-    try:
-        db.run_write(create_meeting, slug=SLUG, title="Pleno de Jun", hashtags=["PlenoJun"])
-        db.run_write(start_meeting, slug=SLUG)
-        db.run_write(add_user, username="mod", password=None, role="moderator")
-        token, _ = db.run_write(create_token, username="mod")
-    finally:
-        db.close()
+    token = prepare(database)
     env = {
         "COUNCIL_DATABASE_URL": database,
         "COUNCIL_SECRET_KEY": "crash-test-secret",

@@ -6,21 +6,17 @@ every payload was on screen, the archive list and the search results."""
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-import imageio_ffmpeg
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
 
 from council.agenda import add_item, next_item
 from council.meetings import create_meeting, end_meeting, start_meeting
-from council.models import Meeting, Recording
 from tests.e2e.conftest import SLUG, Contexts, LiveServer
-from tests.e2e.test_browser_replay import at, set_event_times
-from tests.factories import wait_until
+from tests.e2e.test_browser_replay import set_event_times
+from tests.factories import add_ready_recording, recorded_media, wait_until
 from tests.fakes.x_api import FakeX
 
 pytestmark = pytest.mark.browser
@@ -156,63 +152,7 @@ GROUPS = ("grupoalfa", "grupobeta", "grupogamma")
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A short real H.264/AAC MP4 and its poster, as a finished recording leaves them."""
-    folder = tmp_path_factory.mktemp("media")
-    ffmpeg = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin"]
-    subprocess.run(
-        [
-            *ffmpeg,
-            *("-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"),
-            *("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"),
-            *("-t", str(VIDEO_SECONDS), "-c:v", "libx264", "-preset", "ultrafast"),
-            *("-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart"),
-            str(folder / "meeting.mp4"),
-        ],
-        check=True,
-        timeout=60,
-    )
-    subprocess.run(
-        [
-            *ffmpeg,
-            "-y",
-            "-ss",
-            "1",
-            "-i",
-            str(folder / "meeting.mp4"),
-            "-frames:v",
-            "1",
-            str(folder / "poster.jpg"),
-        ],
-        check=True,
-        timeout=30,
-    )
-    return folder
-
-
-def add_recording(server: LiveServer, media: Path) -> None:
-    """A ready recording of the live meeting whose media time 0 is T0 (see test_browser_replay)."""
-    folder = server.data_dir / "recordings" / SLUG / "test"
-    folder.mkdir(parents=True)
-    for name in ("meeting.mp4", "poster.jpg"):
-        (folder / name).write_bytes((media / name).read_bytes())
-    latency = server.app.state.council.settings.recording_latency_seconds
-    with server.db.session() as session, session.begin():
-        session.add(
-            Recording(
-                meeting_id=session.scalar(select(Meeting.id).where(Meeting.slug == SLUG)),
-                desired="stopped",
-                status="ready",
-                mode="rtmp",
-                folder=f"recordings/{SLUG}/test",
-                mp4=f"recordings/{SLUG}/test/meeting.mp4",
-                poster=f"recordings/{SLUG}/test/poster.jpg",
-                duration_s=VIDEO_SECONDS,
-                started_at=at(0),
-                parts=[
-                    {"index": 0, "anchor": at(latency).isoformat(), "duration_s": VIDEO_SECONDS}
-                ],
-            )
-        )
+    return recorded_media(tmp_path_factory.mktemp("media"), VIDEO_SECONDS, poster_at=1)
 
 
 def test_sixty_payloads_stay_inert_on_the_replay_the_archive_and_its_search(
@@ -239,7 +179,7 @@ def test_sixty_payloads_stay_inert_on_the_replay_the_archive_and_its_search(
     for _ in chapters:
         server.write(next_item, slug=SLUG)
     set_event_times(server, "agenda", [0.2 + 2.0 * n for n in range(len(chapters))])
-    add_recording(server, media)
+    add_ready_recording(server, media, seconds=VIDEO_SECONDS)
     server.write(end_meeting, slug=SLUG)
     titles = CORPUS[5:10]
     for n, title in enumerate(titles):

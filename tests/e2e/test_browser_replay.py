@@ -8,24 +8,21 @@ recording whose one part starts exactly at T0, so each question's offset is know
 from __future__ import annotations
 
 import os
-import subprocess
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import imageio_ffmpeg
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select, update
 
 from council.agenda import add_item, next_item
-from council.models import Event, Meeting, Recording
+from council.models import Event
 from tests.e2e.conftest import SLUG, LiveServer
+from tests.factories import add_ready_recording, at, recorded_media
 
 pytestmark = pytest.mark.browser
 
 DURATION = 20.0
-T0 = datetime(2026, 11, 24, 19, 0, 0, tzinfo=UTC)
 # Seconds into the video at which each question appeared on the chamber screen.
 SHOWN = {"farola": 4.0, "agua": 9.0, "piscina": 16.0}
 CHAPTERS = {"Aprobación del acta": 2.0, "Presupuestos 2027": 11.0}
@@ -34,31 +31,7 @@ TOLERANCE = 1.0
 
 @pytest.fixture(scope="module")
 def mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("media")
-    video = folder / "meeting.mp4"
-    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
-    common = [ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y"]
-    subprocess.run(
-        [
-            *common,
-            *("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"),
-            *("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"),
-            *("-t", str(DURATION), "-c:v", "libx264", "-preset", "ultrafast"),
-            *("-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart", str(video)),
-        ],
-        check=True,
-        timeout=60,
-    )
-    subprocess.run(
-        [*common, "-ss", "3", "-i", str(video), "-frames:v", "1", str(folder / "poster.jpg")],
-        check=True,
-        timeout=30,
-    )
-    return folder
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
+    return recorded_media(tmp_path_factory.mktemp("media"), DURATION, poster_at=3)
 
 
 def set_event_times(server: LiveServer, event_type: str, seconds: list[float]) -> None:
@@ -93,29 +66,7 @@ def recorded_meeting(server: LiveServer, media: Path) -> dict[str, int]:
         server.write(next_item, slug=SLUG)
     set_event_times(server, "agenda", list(CHAPTERS.values()))
 
-    folder = server.data_dir / "recordings" / SLUG / "test"
-    folder.mkdir(parents=True)
-    for name in ("meeting.mp4", "poster.jpg"):
-        (folder / name).write_bytes((media / name).read_bytes())
-    latency = server.app.state.council.settings.recording_latency_seconds
-    with server.db.session() as session, session.begin():
-        meeting_id = session.scalar(select(Meeting.id).where(Meeting.slug == SLUG))
-        session.add(
-            Recording(
-                meeting_id=meeting_id,
-                desired="stopped",
-                status="ready",
-                mode="rtmp",
-                folder=f"recordings/{SLUG}/test",
-                mp4=f"recordings/{SLUG}/test/meeting.mp4",
-                poster=f"recordings/{SLUG}/test/poster.jpg",
-                duration_s=DURATION,
-                started_at=at(0),
-                # The anchor is when media time 0 reached the recorder: the camera saw it
-                # `latency` earlier, at T0.
-                parts=[{"index": 0, "anchor": at(latency).isoformat(), "duration_s": DURATION}],
-            )
-        )
+    add_ready_recording(server, media, seconds=DURATION)
     return ids
 
 
