@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, WebSocketRoute, expect
+from playwright.sync_api import BrowserContext, Page, Response, WebSocketRoute, expect
 
 import council.intake
 import council.moderation.accounts
@@ -209,16 +209,22 @@ def test_a_moderator_works_fifty_questions_with_the_keyboard_alone_while_more_ar
     keyboard.press("k")
     top = selected_id(page)
     second = listed_ids(page)[1]
-    keyboard.press("s")
+    # The page ignores keys for a question until the server has answered its last action on
+    # it (moderate.js `inFlight`), and the websocket can tell of the show before that
+    # answer arrives: each key below waits for the answer to the one before.
+    with page.expect_response(answer_to(top, "show")):
+        keyboard.press("s")
     wait_for(lambda: (server.state()["on_screen"] or {}).get("id") == top, "the show")
     expect(page.locator("#on-screen")).to_contain_text(state[top]["text"])
     assert (selected_id(page), focused_id(page)) == (second, second)
-    keyboard.press("h")
+    with page.expect_response(answer_to(top, "hide")):
+        keyboard.press("h")
     wait_for(lambda: server.state()["on_screen"] is None, "the hide")
     expect(page.locator("#on-screen")).to_contain_text("Nothing on screen.")
     expect(page.locator(f"#queue .item[data-id='{top}']")).to_be_visible()
     assert (selected_id(page), focused_id(page)) == (second, second)
-    keyboard.press("s")
+    with page.expect_response(answer_to(second, "show")):
+        keyboard.press("s")
     wait_for(lambda: (server.state()["on_screen"] or {}).get("id") == second, "the second show")
     # d answers what this page sees on screen: wait for the page to see it too.
     expect(page.locator("#on-screen")).to_contain_text(state[second]["text"])
@@ -227,6 +233,11 @@ def test_a_moderator_works_fifty_questions_with_the_keyboard_alone_while_more_ar
     expect(page.locator("[data-count=answered]")).to_have_text("1")
     assert focused_id(page) == selected_id(page)
     assert queue_of(server, token)[second]["answered_by"] == "mod"
+
+
+def answer_to(submission_id: int, action: str) -> Callable[[Response], bool]:
+    """The server's answer to this page's action on one question."""
+    return lambda response: response.url.endswith(f"/submissions/{submission_id}/{action}")
 
 
 def hold_messages(context: BrowserContext) -> dict[str, Any]:
