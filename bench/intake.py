@@ -6,7 +6,8 @@ endpoint that validates the same body and stores nothing, measured in the same r
 
 A load generator process (uvloop, raw HTTP/1.1 keep-alive, ``--concurrency`` connections)
 posts ~300-byte questions for ``--seconds`` after a 2 s warm-up; every load loop is bounded
-in time and count. Afterwards the benchmark counts the rows: every 201 must be a stored
+in time and count. Each backend is measured right after a no-op run of its own, and its
+ratio is to that run. Afterwards the benchmark counts the rows: every 201 must be a stored
 question. Targets (issue #6): Council >= 0.5x the no-op's rate, p99 <= 60 ms.
 """
 
@@ -193,6 +194,19 @@ def drop_postgres(url: str) -> None:
     admin.dispose()
 
 
+def noop_figures(workdir: Path, path: str, options: argparse.Namespace) -> dict[str, Any]:
+    port = free_port()
+    noop = Server(
+        "noop", [sys.executable, str(HERE / "_serve_noop.py"), "--port", str(port)],
+        base_env(), workdir, gc_report=False,
+    )  # fmt: skip
+    try:
+        noop.wait_ready(port, "/api/meetings")
+        return load(noop, port, path, options.concurrency, options.seconds)
+    finally:
+        noop.stop()
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--generate":
         generator_main(sys.argv[2:])
@@ -207,23 +221,16 @@ def main() -> int:
     path = "/api/meetings/bench/submissions"
     with tempfile.TemporaryDirectory(prefix="council-intake-") as tmp:
         workdir = Path(tmp)
-        port = free_port()
-        noop = Server(
-            "noop", [sys.executable, str(HERE / "_serve_noop.py"), "--port", str(port)],
-            base_env(), workdir, gc_report=False,
-        )  # fmt: skip
-        try:
-            noop.wait_ready(port, "/api/meetings")
-            baseline = load(noop, port, path, options.concurrency, options.seconds)
-        finally:
-            noop.stop()
-        rows.append(("FastAPI no-op (validates, stores nothing)", baseline, None))
         for backend in options.backends.split(","):
             url: str | None = None
             if backend == "postgresql":
                 url = postgres_url()
                 if url is None:
                     continue
+            # Each backend right after a no-op run of its own: on a shared machine the
+            # no-op's rate drifts by a fifth between runs a minute apart.
+            baseline = noop_figures(workdir, path, options)
+            rows.append(("FastAPI no-op (validates, stores nothing)", baseline, None))
             folder = workdir / backend
             folder.mkdir()
             server, port, _env = council_server(folder, url)

@@ -10,8 +10,8 @@ type's own bind processor, so what is stored is what the ORM would have stored.
   batch as one JSON parameter. One statement, one round trip and one parameter whatever
   the batch's size, so psycopg keeps its parse and the server its plan. (A multi-row
   VALUES has a parameter per value: psycopg re-parsed it on every batch.)
-- SQLite: the driver's own ``executemany``; when the new ids are wanted, one
-  ``INSERT ... RETURNING`` per row, which in-process costs microseconds, not a round trip.
+- SQLite: the driver's own ``executemany``; the new ids, when wanted, follow from the
+  last one, as the transaction holds the only write lock.
 
 ``insert_rows_claiming`` puts an ``UPDATE ... RETURNING`` in front (for intake, the
 meeting's seqs, taken only if it accepts questions): on PostgreSQL in the same statement.
@@ -19,15 +19,14 @@ meeting's seqs, taken only if it accepts questions): on PostgreSQL in the same s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Table, Update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
+from council.jsontext import dumps as json_text
 from council.models import Base
 
 Processor = Callable[[Any], Any] | None
@@ -74,14 +73,14 @@ def insert_rows(
     ]
     cursor = driver.cursor()
     try:
+        cursor.executemany(statement, values)
         if not return_ids:
-            cursor.executemany(statement, values)
             return []
-        ids = []
-        for one in values:
-            cursor.execute(statement, one)
-            ids.append(int(cursor.fetchone()[0]))
-        return ids
+        # Rows inserted one after another in a transaction, which holds SQLite's only
+        # write lock, take consecutive rowids ("one larger than the largest", sqlite.org
+        # autoinc.html): the last one gives them all.
+        (last,) = cursor.execute("SELECT last_insert_rowid()").fetchone()
+        return list(range(int(last) - len(values) + 1, int(last) + 1))
     finally:
         cursor.close()
 
@@ -96,8 +95,8 @@ def _statement(
     """The statement's text and each column's bind processor."""
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(name) for name in columns)
-    returning = f" RETURNING {quote(_primary_key(table))}" if return_ids else ""
     if dialect.name == "postgresql":
+        returning = f" RETURNING {quote(_primary_key(table))}" if return_ids else ""
         text = (
             f"INSERT INTO {quote(table.name)} ({names}) "  # noqa: S608
             f"SELECT {names} FROM {_recordset(table, dialect, '%s')}{returning}"
@@ -106,7 +105,7 @@ def _statement(
     # Only the table's own column names go into the text; values are parameters.
     text = (
         f"INSERT INTO {quote(table.name)} ({names}) "  # noqa: S608
-        f"VALUES ({', '.join(['?'] * len(columns))}){returning}"
+        f"VALUES ({', '.join(['?'] * len(columns))})"
     )
     return text, tuple(table.c[name].type.bind_processor(dialect) for name in columns)
 
@@ -209,25 +208,19 @@ def _processors(table: Table, columns: tuple[str, ...], dialect: Dialect) -> tup
 def _as_json(
     rows: Sequence[Mapping[str, Any]], columns: tuple[str, ...], processors: tuple[Processor, ...]
 ) -> str:
-    """PostgreSQL: the rows as one JSON text. Encoding a whole batch at once runs in the
-    json module's C encoder; psycopg's array dumpers run in Python per value, which cost
+    """PostgreSQL: the rows as one JSON text. Encoding a whole batch at once runs in C
+    (council/jsontext.py); psycopg's array dumpers run in Python per value, which cost
     the writer a millisecond per batch (bench/intake.py)."""
-    return json.dumps(
+    # Datetimes go as ISO 8601 with their offset (aware: the bind processor made them UTC).
+    return json_text(
         [
             {
                 name: row[name] if process is None else process(row[name])
                 for name, process in zip(columns, processors, strict=True)
             }
             for row in rows
-        ],
-        default=_json_value,
+        ]
     )
-
-
-def _json_value(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()  # aware: the bind processor made it UTC
-    raise TypeError(f"{type(value).__name__} cannot go into a batch")
 
 
 def _primary_key(table: Table) -> str:

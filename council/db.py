@@ -31,6 +31,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from council.errors import Unavailable
 from council.events import PublishedEvent, take_pending_events
 from council.i18n import _
+from council.jsontext import dumps as json_text
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -68,7 +69,9 @@ def _unavailable() -> Unavailable:
 
 def make_engine(url: str, *, for_writes: bool = False, **options: Any) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False}, **options)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False}, json_serializer=json_text, **options
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         if for_writes:
             # Python's sqlite3 begins transactions only before a write, so a SAVEPOINT first
@@ -79,7 +82,7 @@ def make_engine(url: str, *, for_writes: bool = False, **options: Any) -> Engine
             event.listen(engine, "connect", _sqlite_manual_transactions)
             event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True, **options)
+    return create_engine(url, pool_pre_ping=True, json_serializer=json_text, **options)
 
 
 def alembic_config(url: str) -> Config:

@@ -13,7 +13,6 @@ that words a 422.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable
 
@@ -27,6 +26,7 @@ from council.bodylimit import replaying
 from council.errors import CouncilError
 from council.i18n import choose, language
 from council.intake import check_question
+from council.jsontext import dumps as json_text
 from council.services import Council
 
 PATH = re.compile(r"/api/meetings/([A-Za-z0-9_-]{1,100})/submissions")
@@ -105,13 +105,12 @@ class IntakeFastPath:
                 response = await self.render_error(request, failed)
                 await response(scope, replay, self._with_headers(send))
                 return
-            answer = json.dumps(
+            answer = json_text(
                 {
                     "id": received.id,
                     "status": "pending",
                     "track_url": f"{_base_url(scope)}t/{received.track_token}",
-                },
-                separators=(",", ":"),
+                }
             ).encode()
         await send(
             {

@@ -89,6 +89,23 @@ def test_new_ids_come_back_in_the_order_of_the_rows(db: Database, meeting: str) 
     assert [tokens[i] for i in ids] == [row["track_token"] for row in rows]
 
 
+def test_new_ids_are_right_after_the_newest_row_was_deleted(db: Database, meeting: str) -> None:
+    the_meeting = meeting_id(db, meeting)
+    first = [submission_row(the_meeting, f"first-{i}") for i in range(3)]
+    ids, _ = db.run_write(lambda session: insert_rows(session, Submission, first, return_ids=True))
+
+    def delete_newest_then_store_more(session: Session) -> list[int]:
+        session.delete(session.get(Submission, ids[-1]))
+        session.flush()
+        more = [submission_row(the_meeting, f"more-{i}") for i in range(3)]
+        return insert_rows(session, Submission, more, return_ids=True)
+
+    more_ids, _ = db.run_write(delete_newest_then_store_more)
+    with db.session() as session:
+        tokens = {s.id: s.track_token for s in session.scalars(select(Submission))}
+    assert [tokens[i] for i in more_ids] == ["more-0", "more-1", "more-2"]
+
+
 def test_rows_without_ids_wanted_are_stored_all_the_same(db: Database, meeting: str) -> None:
     the_meeting = meeting_id(db, meeting)
     rows = [

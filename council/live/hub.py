@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import dataclasses
 import gc
-import json
 import logging
 import time
 from collections import defaultdict, deque
@@ -25,6 +24,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from council.events import PublishedEvent
+from council.jsontext import dumps as json_text
 from council.live.frames import FrameWriter, abort_transport, frame_writer, text_frame
 from council.tasks import cancel_and_wait
 
@@ -40,7 +40,7 @@ def outgoing(seq: int | None, text: str) -> Item:
     return (seq, {"type": "websocket.send", "text": text}, text_frame(text))
 
 
-PING = outgoing(None, json.dumps({"type": "ping"}))
+PING = outgoing(None, json_text({"type": "ping"}))
 
 
 CLOSE_TOO_SLOW = 4008
@@ -54,7 +54,7 @@ FREEZE_DELAY_SECONDS = 0.5
 
 
 def encode(message: dict[str, Any]) -> str:
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    return json_text(message)
 
 
 async def _resume(coro: Coroutine[Any, Any, Any], waiting: Any) -> None:
