@@ -7,6 +7,11 @@ keep up with a burst (bench/intake.py): the cost of a commit is shared by everyo
 who arrived during the previous one, and the person is answered as soon as the row
 is durable.
 
+The next batch's write already waits in the writer's queue while one is written, and
+it takes its questions when it starts, on the writer thread: whoever came meanwhile.
+Handing each batch over from the event loop instead left the writer idle for a third
+of the time under load, while the loop answered the batch before.
+
 Triage (duplicates, categories, flags) runs afterwards in short slices
 (``triage.triage_arrivals``), with a pause between slices so that a backlog of
 triage never holds the writer against new questions.
@@ -18,17 +23,24 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from council.errors import CouncilError
 from council.intake import Arrival, Received, receive
 from council.moderation.triage import triage_arrivals
 
 log = logging.getLogger(__name__)
 
 # A batch is one transaction: bounded, so one batch never holds the write lock for long.
+
 MAX_BATCH = 256
+# One batch being written, the next waiting in the writer's queue to take who comes.
+BATCHES_IN_FLIGHT = 2
 # Between two slices of a triage backlog, new questions get the writer to themselves;
 # longer while a burst is arriving: storing questions comes first, and nobody can
 # moderate hundreds a second anyway.
@@ -50,11 +62,14 @@ class Arrivals:
     def __init__(self, act: Act) -> None:
         # ``Council.act``: runs a write, then publishes its events.
         self._act = act
-        self._waiting: list[_Waiting] = []
-        self._flushing: asyncio.Task[None] | None = None
+        # Filled on the event loop, emptied on the writer thread (``take_and_receive``):
+        # a deque's append and popleft are atomic.
+        self._waiting: deque[_Waiting] = deque()
+        self._batches: set[asyncio.Task[None]] = set()
         self._triage_wanted = asyncio.Event()
         self._triage: asyncio.Task[None] | None = None
         self._last_batch_at = 0.0
+        self._stopped = False
 
     def start(self) -> None:
         # Questions stored before a crash or restart and never triaged get their turn now.
@@ -62,37 +77,48 @@ class Arrivals:
         self._triage_wanted.set()
 
     async def stop(self) -> None:
-        for task in (self._flushing, self._triage):
+        self._stopped = True
+        for task in [*self._batches, self._triage]:
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._flushing = self._triage = None
+        self._batches.clear()
+        self._triage = None
 
     async def submit(self, arrival: Arrival) -> Received:
         """Store one question; returns once it is committed (raises its error otherwise)."""
         answer: asyncio.Future[Received] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(arrival, answer))
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.create_task(self._flush(), name="council-arrivals")
+        self._send_batch_if_room()
         return await answer
 
-    async def _flush(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-            outcomes: list[Received | BaseException]
-            try:
-                self._last_batch_at = time.monotonic()
-                outcomes = await self._act(receive, arrivals=[w.arrival for w in batch])
-            except Exception as failed:  # the database itself: nobody in the batch is stored
-                outcomes = [failed for _ in batch]
-            for waiting, outcome in zip(batch, outcomes, strict=True):
-                if waiting.answer.done():
-                    continue  # that request was cancelled; its question stands
-                if isinstance(outcome, BaseException):
-                    waiting.answer.set_exception(outcome)
-                else:
-                    waiting.answer.set_result(outcome)
+    def _send_batch_if_room(self) -> None:
+        if self._waiting and len(self._batches) < BATCHES_IN_FLIGHT and not self._stopped:
+            batch = asyncio.create_task(self._one_batch(), name="council-arrivals")
+            self._batches.add(batch)
+            batch.add_done_callback(self._batch_done)
+
+    def _batch_done(self, batch: asyncio.Task[None]) -> None:
+        self._batches.discard(batch)
+        self._send_batch_if_room()
+
+    async def _one_batch(self) -> None:
+        taken: list[_Waiting] = []
+        outcomes: list[Received | CouncilError] | list[Exception]
+        try:
+            self._last_batch_at = time.monotonic()
+            outcomes = await self._act(take_and_receive, waiting=self._waiting, taken=taken)
+        except Exception as failed:  # the database itself: nobody in the batch is stored
+            outcomes = [failed for _ in taken]
+        for waiting, outcome in zip(taken, outcomes, strict=True):
+            if waiting.answer.done():
+                continue  # that request was cancelled; its question stands
+            if isinstance(outcome, BaseException):
+                waiting.answer.set_exception(outcome)
+            else:
+                waiting.answer.set_result(outcome)
+        if taken:
             self._triage_wanted.set()
 
     async def _triage_backlog(self) -> None:
@@ -117,3 +143,18 @@ class Arrivals:
                 log.exception("triage paused")
                 await asyncio.sleep(1.0)
                 self._triage_wanted.set()
+
+
+def take_and_receive(
+    session: Session, *, waiting: deque[_Waiting], taken: list[_Waiting]
+) -> list[Received | CouncilError]:
+    """On the writer thread: store the questions waiting when this write starts.
+
+    What it took goes into ``taken`` first, so that if the write fails, the loop still
+    knows whom to tell. Nothing waiting (the batch before took them all): no statement.
+    """
+    while waiting and len(taken) < MAX_BATCH:
+        taken.append(waiting.popleft())
+    if not taken:
+        return []
+    return receive(session, arrivals=[w.arrival for w in taken])

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from council.arrivals import Arrivals
 from council.db import Database, upgrade
 from council.errors import NotAccepting
 from council.intake import Arrival, Limits, Received, check_question, receive
@@ -87,6 +91,48 @@ def test_questions_stored_but_not_triaged_before_a_crash_are_triaged_on_start(
     with running(settings) as (app, _client):
         done = wait_until(lambda: triaged(app.state.council.db))
     assert done[1].duplicates[0]["id"] == done[0].id
+
+
+def test_questions_that_come_while_the_writer_is_busy_go_together_into_its_next_write(
+    settings: Settings,
+) -> None:
+    upgrade(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url)
+    commits: list[int] = []
+    event.listen(db.write_engine or db.engine, "commit", lambda _conn: commits.append(1))
+    writer_busy, go_on = threading.Event(), threading.Event()
+
+    def something_slow(_session: Session) -> None:
+        writer_busy.set()
+        go_on.wait(10)
+
+    async def act(fn: Any, **kwargs: Any) -> Any:
+        result, _events = await db.write(fn, **kwargs)
+        return result
+
+    async def scenario() -> list[Received]:
+        arrivals = Arrivals(act)
+        slow = asyncio.create_task(act(something_slow))
+        await asyncio.to_thread(writer_busy.wait, 10)
+        asking = [asyncio.create_task(arrivals.submit(arrival("Pregunta 0")))]
+        await asyncio.sleep(0.05)  # its write is queued behind the slow one
+        asking += [asyncio.create_task(arrivals.submit(arrival(f"Pregunta {n}"))) for n in (1, 2)]
+        await asyncio.sleep(0.05)
+        go_on.set()
+        await slow
+        answers = await asyncio.gather(*asking)
+        await arrivals.stop()
+        return answers
+
+    try:
+        make_meeting(db)
+        commits.clear()
+        answers = asyncio.run(scenario())
+        assert [q.id for q in questions(db)] == [a.id for a in answers]
+        # One commit for all three: the write queued for the first takes who came since.
+        assert len(commits) == 1
+    finally:
+        db.close()
 
 
 def test_one_batch_refuses_only_the_questions_for_a_meeting_that_takes_none(
