@@ -7,9 +7,10 @@ hands it to the hub only after the transaction committed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Insert, Table, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -43,19 +44,30 @@ def next_seq(session: Session, meeting_id: int, count: int = 1) -> int:
     # One UPDATE ... RETURNING: the row lock serialises concurrent writers on PostgreSQL too.
     # Core on the session's connection: the ORM's bulk-update path costs more than the
     # rest of a moderator's action (measured in bench/fanout.py's approve).
-    table = Meeting.__table__
-    assert isinstance(table, Table)
     bumped = (
         session.connection()
-        .execute(
-            update(table)
-            .where(table.c.id == meeting_id)
-            .values(last_seq=table.c.last_seq + count)
-            .returning(table.c.last_seq)
-        )
+        .execute(_take_seqs(), {"meeting_id": meeting_id, "count": count})
         .scalar_one()
     )
     return int(bumped)
+
+
+@cache
+def _take_seqs() -> Update:
+    # Built once: a statement made per call costs its cache key on every click.
+    table = Meeting.__table__
+    assert isinstance(table, Table)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("meeting_id"))
+        .values(last_seq=table.c.last_seq + bindparam("count"))
+        .returning(table.c.last_seq)
+    )
+
+
+@cache
+def _insert_event() -> Insert:
+    return insert(Event)
 
 
 def record(
@@ -76,7 +88,7 @@ def record(
     # Core, like the seq: nothing reads the row back in this transaction, so the ORM's
     # unit of work would only add cost to every moderator click.
     session.connection().execute(
-        insert(Event),
+        _insert_event(),
         {
             "meeting_id": meeting.id,
             "seq": seq,

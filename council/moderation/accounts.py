@@ -6,11 +6,12 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -94,17 +95,24 @@ class TokenHolder:
 
 def user_for_token(session: Session, *, token: str) -> tuple[TokenHolder, bool] | None:
     """The token's user, and whether its "last used" time is due to be recorded."""
-    # Columns, not ORM objects: this read comes before every action a tool makes with a
-    # token, the chamber waiting on it (bench/fanout.py's approve).
-    row = session.execute(
-        select(User.id, User.username, User.role, User.active, ApiToken.last_used_at)
-        .join(ApiToken.user)
-        .where(ApiToken.token_hash == _digest(token))
-    ).one_or_none()
+    row = session.connection().execute(_token_holder(), {"digest": _digest(token)}).one_or_none()
     if row is None or not row.active:
         return None
     due = row.last_used_at is None or utcnow() - row.last_used_at > TOKEN_TOUCH_INTERVAL
     return TokenHolder(int(row.id), row.username, row.role), due
+
+
+@cache
+def _token_holder() -> Select[int, str, str, bool, datetime | None]:
+    # This read comes before every action a tool makes with a token, the chamber waiting
+    # on it (bench/fanout.py's approve): columns, not ORM objects, and one statement built
+    # once, run on the session's connection. Through the ORM's execute it took twice as
+    # long, ~1.4 ms, on a machine that had been idle a moment, as a moderator's is.
+    return (
+        select(User.id, User.username, User.role, User.active, ApiToken.last_used_at)
+        .join(ApiToken.user)
+        .where(ApiToken.token_hash == bindparam("digest"))
+    )
 
 
 def user_by_id(session: Session, *, user_id: int) -> User | None:

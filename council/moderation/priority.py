@@ -21,9 +21,10 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -133,8 +134,8 @@ def _current_order(sub: Placed) -> tuple[bool, float, int]:
     return (sub.position is None, sub.position if sub.position is not None else 0.0, sub.id)
 
 
-def _epoch_minutes(session: Session, column: Any) -> Any:
-    if session.get_bind().dialect.name == "sqlite":
+def _epoch_minutes(dialect: str, column: Any) -> Any:
+    if dialect == "sqlite":
         # SQLite keeps UTC text; julianday reads it as UTC. 2440587.5 is 1970-01-01.
         return (func.julianday(column) - 2440587.5) * 1440.0
     return func.extract("epoch", column) / 60.0
@@ -145,6 +146,9 @@ def _rows(session: Session, meeting_id: int, *, flush: bool = True) -> list[Row]
     unless ``flush`` is False)."""
     if flush:
         session.flush()
+    found = session.connection().execute(
+        _queue_rows(session.get_bind().dialect.name), {"meeting_id": meeting_id}
+    )
     rows = [
         Row(
             int(i),
@@ -156,20 +160,25 @@ def _rows(session: Session, meeting_id: int, *, flush: bool = True) -> list[Row]
             int(votes or 0),
             float(minutes or 0.0),
         )
-        for i, position, manual, score, verified, asked, votes, minutes in session.execute(
-            select(
-                Submission.id,
-                Submission.position,
-                Submission.position_manual,
-                Submission.score,
-                Submission.verified,
-                Submission.asked_count,
-                Submission.votes,
-                _epoch_minutes(session, Submission.received_at),
-            ).where(Submission.meeting_id == meeting_id, Submission.status == Status.APPROVED)
-        )
+        for i, position, manual, score, verified, asked, votes, minutes in found
     ]
     return sorted(rows, key=_current_order)
+
+
+@cache
+def _queue_rows(dialect: str) -> Select[tuple[Any, ...]]:
+    # Read on every approve, which the chamber waits on (bench/fanout.py): one statement
+    # built once, run on the session's connection rather than through the ORM's execute.
+    return select(
+        Submission.id,
+        Submission.position,
+        Submission.position_manual,
+        Submission.score,
+        Submission.verified,
+        Submission.asked_count,
+        Submission.votes,
+        _epoch_minutes(dialect, Submission.received_at),
+    ).where(Submission.meeting_id == bindparam("meeting_id"), Submission.status == Status.APPROVED)
 
 
 def queue_ids(session: Session, *, meeting_id: int) -> list[int]:
