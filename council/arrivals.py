@@ -37,7 +37,6 @@ from council.moderation.triage import triage_arrivals
 log = logging.getLogger(__name__)
 
 # A batch is one transaction: bounded, so one batch never holds the write lock for long.
-
 MAX_BATCH = 256
 # One batch being written, the next waiting in the writer's queue to take who comes.
 BATCHES_IN_FLIGHT = 2
