@@ -1,10 +1,11 @@
 """Websocket fan-out: Council's public socket against a bare `websockets` broadcast, same run.
 
-For each N, both servers get N connected clients and a few broadcast rounds; the table gives
+For each N, every server is started with N connected clients of its own, and they take turns
+broadcasting, a round each, in an order reversed every other round; the table gives
 per-client latency (p50, p99), the time until the last client has the message ("complete"),
 server memory per connection, and the longest GC pause inside the server during the rounds.
 
-    python bench/fanout.py                      # N = 1,000 and 5,000, 3 rounds each
+    python bench/fanout.py                      # N = 1,000 and 5,000, 5 rounds each
     python bench/fanout.py --quick              # N = 200, 1 round: a smoke run
     python bench/fanout.py --json results.json  # also write every raw figure
     python bench/fanout.py --servers council,council-redis  # 2 workers relaying through Redis
@@ -34,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -61,6 +62,7 @@ SETTLE_S = 1.0
 # test suite otherwise takes one mid-round and the round measures the test suite.
 DEFAULT_NICE = -10
 MIN_CPU_WINDOW_S = 0.5
+WARMUP_ROUNDS = 1
 
 
 # -- client side: runs in worker processes --------------------------------------------------
@@ -717,6 +719,8 @@ class Result:
     rounds: list[Round] = field(default_factory=list)
     # Rounds repeated because another process took more than --max-background of a core.
     disturbed: list[Round] = field(default_factory=list)
+    # The first broadcast after the clients connected, left out of the medians (raw in --json).
+    warmup: list[Round] = field(default_factory=list)
     error: str | None = None
     # Why the configuration did not run although nothing failed (no Redis to relay through).
     skipped: str | None = None
@@ -846,8 +850,20 @@ def one_round(
     )
 
 
-def measure(setup: Setup, n: int, options: argparse.Namespace) -> Result:
-    result = Result(setup.name, n)
+@dataclass
+class Stage:
+    """One server's part in one N: its result so far and its connected clients."""
+
+    setup: Setup
+    result: Result
+    pool: ClientPool | None = None
+    expected: dict[str, int] = field(default_factory=dict)
+    retries: int = 0
+
+
+def connect_clients(setup: Setup, n: int, options: argparse.Namespace) -> Stage:
+    stage = Stage(setup, Result(setup.name, n), retries=options.retries)
+    result = stage.result
     # One throwaway connection first, so lazily imported modules and first-use caches of the
     # websocket stack are in the baseline rather than billed to the N clients.
     urls = setup.ws_urls
@@ -859,31 +875,55 @@ def measure(setup: Setup, n: int, options: argparse.Namespace) -> Result:
     time.sleep(0.5)
     setup.gc_window()
     result.rss_before = setup.rss()
-    pool = ClientPool(options.workers, options.client_loop)
-    try:
-        connected = pool.connect(urls, n)
-        result.connected = connected["connected"]
-        result.connect_s = connected["seconds"]
-        result.first_message_types = connected["first_message_types"]
-        if connected["failed"]:
-            result.error = f"{connected['failed']} clients failed: {connected['errors']}"
-        time.sleep(SETTLE_S)
-        result.rss_after = setup.rss()
-        if result.connected:
-            result.kib_per_conn = (result.rss_after - result.rss_before) / result.connected / 1024
-        result.connect_gc = setup.gc_window()
-        retries = options.retries
-        while len(result.rounds) < options.rounds:
-            attempt = one_round(setup, pool, connected["connected_by_url"], options)
-            if attempt.background > options.max_background and retries > 0:
-                # Kept in the raw results, left out of the medians, and said so in the table.
-                retries -= 1
-                result.disturbed.append(attempt)
+    stage.pool = ClientPool(options.workers, options.client_loop)
+    connected = stage.pool.connect(urls, n)
+    result.connected = connected["connected"]
+    result.connect_s = connected["seconds"]
+    result.first_message_types = connected["first_message_types"]
+    if connected["failed"]:
+        result.error = f"{connected['failed']} clients failed: {connected['errors']}"
+    time.sleep(SETTLE_S)
+    result.rss_after = setup.rss()
+    if result.connected:
+        result.kib_per_conn = (result.rss_after - result.rss_before) / result.connected / 1024
+    result.connect_gc = setup.gc_window()
+    stage.expected = connected["connected_by_url"]
+    if result.error is None:
+        # A first broadcast of each server is slower for both alike (first statements compiled,
+        # buffers grown, caches cold), and weighs on a median of a few rounds: not counted.
+        result.warmup.append(one_round(setup, stage.pool, stage.expected, options))
+    return stage
+
+
+def play_round(stage: Stage, options: argparse.Namespace) -> None:
+    """One round that counts: a round disturbed by other processes is kept aside and
+    repeated, while this configuration has repeats left."""
+    assert stage.pool is not None
+    while True:
+        attempt = one_round(stage.setup, stage.pool, stage.expected, options)
+        if attempt.background > options.max_background and stage.retries > 0:
+            # Kept in the raw results, left out of the medians, and said so in the table.
+            stage.retries -= 1
+            stage.result.disturbed.append(attempt)
+            continue
+        stage.result.rounds.append(attempt)
+        return
+
+
+def measure_side_by_side(stages: list[Stage], options: argparse.Namespace) -> None:
+    """The servers take turns, round by round, in an order reversed every other round
+    (A B, B A, A B, ...): the machine's speed drifts by a fifth within minutes here, and
+    side by side each median is taken over the same stretch of time."""
+    for index in range(options.rounds):
+        for stage in stages if index % 2 == 0 else reversed(stages):
+            if stage.result.error is not None or stage.pool is None:
                 continue
-            result.rounds.append(attempt)
-    finally:
-        pool.close()
-    return result
+            try:
+                play_round(stage, options)
+            except Exception as exc:
+                stage.result.error = f"{type(exc).__name__}: {exc}"
+                for server in stage.setup.servers:
+                    print(server.log_tail(), file=sys.stderr)
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -971,6 +1011,10 @@ def table(results: list[Result], max_background: float) -> str:
                 )
             if rd.errors:
                 notes.append(f"- {r.server} N={r.n} round {i}: {'; '.join(rd.errors)}")
+        for rd in r.warmup:
+            if rd.errors or rd.missing:
+                problems = "; ".join(rd.errors) or f"{rd.missing} clients missed it"
+                notes.append(f"- {r.server} N={r.n} warm-up round: {problems}")
     if notes:
         lines += ["", "Problems:", *notes]
     return "\n".join(lines)
@@ -1002,16 +1046,8 @@ def machine() -> dict[str, Any]:
     }
 
 
-@contextlib.contextmanager
-def running(setup: Setup) -> Iterator[Setup]:
-    try:
-        yield setup
-    finally:
-        setup.stop()
-
-
 def start(name: str, workdir: Path, options: argparse.Namespace) -> Setup:
-    rounds = options.rounds + options.retries
+    rounds = WARMUP_ROUNDS + options.rounds + options.retries
     if name == "council":
         return start_council(workdir, rounds, options.council_ws)
     if name == "council-redis":
@@ -1019,10 +1055,67 @@ def start(name: str, workdir: Path, options: argparse.Namespace) -> Setup:
     return start_bare(workdir, name, options.message_bytes)
 
 
+def measure_size(
+    n: int, servers: list[str], tmp: Path, options: argparse.Namespace
+) -> list[Result]:
+    """Every server up at once with N clients each, then their rounds side by side."""
+    results: list[Result] = []
+    stages: list[Stage] = []
+    try:
+        for name in servers:
+            workdir = tmp / f"{name}-{n}"
+            workdir.mkdir()
+            print(f"# {name} N={n} ...", file=sys.stderr, flush=True)
+            try:
+                setup = start(name, workdir, options)
+            except RedisUnavailable as exc:
+                results.append(Result(name, n, skipped=str(exc)))
+                print(f"# {name} N={n} {exc}", file=sys.stderr)
+                continue
+            except Exception as exc:
+                results.append(Result(name, n, error=f"could not start: {exc}"))
+                print(f"# {name} N={n} failed to start: {exc}", file=sys.stderr)
+                continue
+            try:
+                stage = connect_clients(setup, n, options)
+            except Exception as exc:
+                stage = Stage(setup, Result(name, n, error=f"{type(exc).__name__}: {exc}"))
+                for server in setup.servers:
+                    print(server.log_tail(), file=sys.stderr)
+            stages.append(stage)
+        measure_side_by_side(stages, options)
+    finally:
+        for stage in stages:
+            if stage.pool is not None:
+                stage.pool.close()
+            stage.setup.stop()
+    for stage in stages:
+        result = stage.result
+        results.append(result)
+        for server in stage.setup.servers:
+            prof = server.gc_report.with_suffix(".prof")
+            if options.profile and prof.exists():
+                options.profile.mkdir(parents=True, exist_ok=True)
+                shutil.copy(prof, options.profile / f"{server.name}-{n}.prof")
+        print(
+            f"# {result.server} N={n}: connected {result.connected} in {result.connect_s:.1f}s, "
+            f"complete {[fmt(r.complete_ms) for r in result.rounds]} ms, "
+            f"GC max {[fmt(r.gc_max_ms) for r in result.rounds]} ms, "
+            f"background {[fmt(r.background * 100, 0) for r in result.rounds]} %, "
+            f"repeated {len(result.disturbed)}",
+            file=sys.stderr,
+            flush=True,
+        )
+    order = {name: i for i, name in enumerate(servers)}
+    return sorted(results, key=lambda r: order.get(r.server, len(order)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,5000", help="client counts, comma-separated")
-    parser.add_argument("--rounds", type=int, default=3, help="broadcasts per configuration")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="broadcasts per configuration, after a warm-up one"
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: N=200, 1 round")
     parser.add_argument("--workers", type=int, default=4, help="client processes")
     parser.add_argument(
@@ -1109,46 +1202,10 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="council-fanout-") as tmp:
         for n in sizes:
-            for name in servers:
-                if time.monotonic() - started > args.budget:
-                    print(f"# out of time budget: skipped {name} N={n}", file=sys.stderr)
-                    continue
-                workdir = Path(tmp) / f"{name}-{n}"
-                workdir.mkdir()
-                print(f"# {name} N={n} ...", file=sys.stderr, flush=True)
-                try:
-                    setup = start(name, workdir, args)
-                except RedisUnavailable as exc:
-                    results.append(Result(name, n, skipped=str(exc)))
-                    print(f"# {name} N={n} {exc}", file=sys.stderr)
-                    continue
-                except Exception as exc:
-                    results.append(Result(name, n, error=f"could not start: {exc}"))
-                    print(f"# {name} N={n} failed to start: {exc}", file=sys.stderr)
-                    continue
-                with running(setup):
-                    try:
-                        result = measure(setup, n, args)
-                    except Exception as exc:
-                        result = Result(name, n, error=f"{type(exc).__name__}: {exc}")
-                        for server in setup.servers:
-                            print(server.log_tail(), file=sys.stderr)
-                    results.append(result)
-                for server in setup.servers:
-                    prof = server.gc_report.with_suffix(".prof")
-                    if args.profile and prof.exists():
-                        args.profile.mkdir(parents=True, exist_ok=True)
-                        shutil.copy(prof, args.profile / f"{server.name}-{n}.prof")
-                print(
-                    f"#   connected {result.connected} in {result.connect_s:.1f}s, "
-                    f"complete {[fmt(r.complete_ms) for r in result.rounds]} ms, "
-                    f"GC max {[fmt(r.gc_max_ms) for r in result.rounds]} ms, "
-                    f"background {[fmt(r.background * 100, 0) for r in result.rounds]} %, "
-                    f"repeated {len(result.disturbed)}",
-                    file=sys.stderr,
-                    flush=True,
-                )
-
+            if time.monotonic() - started > args.budget:
+                print(f"# out of time budget: skipped N={n}", file=sys.stderr)
+                continue
+            results += measure_size(n, servers, Path(tmp), args)
     print(table(results, args.max_background))
     if args.json:
         raw = {

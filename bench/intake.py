@@ -5,10 +5,15 @@ endpoint that validates the same body and stores nothing, measured in the same r
     python bench/intake.py --backends sqlite --seconds 5
 
 A load generator process (uvloop, raw HTTP/1.1 keep-alive, ``--concurrency`` connections)
-posts ~300-byte questions for ``--seconds`` after a 2 s warm-up; every load loop is bounded
-in time and count. Each backend is measured right after a no-op run of its own, and its
-ratio is to that run. Afterwards the benchmark counts the rows: every 201 must be a stored
-question. Targets (issue #6): Council >= 0.5x the no-op's rate, p99 <= 60 ms.
+posts ~300-byte questions; every load loop is bounded in time and count. For each backend,
+the no-op and Council run side by side, idle but for the one under load, and take turns in
+``--slices`` short slices (no-op, Council, Council, no-op, ...) that add up to ``--seconds``
+each, after a 2 s warm-up of both. The ratio is of their summed rates. On a shared machine the
+no-op's own rate drifts by a fifth within a minute; slices a few seconds apart, in an order
+that cancels a steady drift, measure the two at the same machine speed. The table also gives
+the lowest and highest ratio of the slice pairs. Afterwards the benchmark counts the rows:
+every 201 must be a stored question. Targets (issue #6): Council >= 0.5x the no-op's rate,
+p99 <= 60 ms.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ POSTGRES_ADMIN = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 MAX_REQUESTS_PER_CONNECTION = 1_000_000
+WARMUP_S = 2.0
+# Each slice opens its connections afresh: its first moments are not measured.
+SLICE_WARMUP_S = 0.5
 BODY = json.dumps(
     {
         "name": "Ana García",
@@ -73,65 +81,119 @@ async def _one_connection(
                     length = int(line[15:])
             await reader.readexactly(length)
             total[0] += 1
+            total[1] += status == 201
             if started >= warm_until:
                 out.append((time.perf_counter() - started, status))
     finally:
         writer.close()
 
 
-async def _generate(port: int, path: str, concurrency: int, seconds: float) -> dict[str, Any]:
+async def _generate(
+    port: int, path: str, concurrency: int, seconds: float, warmup: float
+) -> dict[str, Any]:
     now = time.perf_counter()
-    warm_until, stop_at = now + 2.0, now + 2.0 + seconds
+    warm_until, stop_at = now + warmup, now + warmup + seconds
     out: list[tuple[float, int]] = []
-    total = [0]  # warm-up included: what the server's CPU time is divided by
+    # Warm-up included: what the server's CPU time is divided by, and the 201s to find stored.
+    total = [0, 0]
     await asyncio.gather(
         *(_one_connection(port, path, stop_at, warm_until, out, total) for _ in range(concurrency))
     )
-    latencies = sorted(latency for latency, _ in out)
     statuses: dict[int, int] = {}
     for _, status in out:
         statuses[status] = statuses.get(status, 0) + 1
-
-    def pct(q: float) -> float:
-        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
-
     return {
-        "requests": len(out),
-        "rate": len(out) / seconds,
-        "p50_ms": pct(0.5),
-        "p99_ms": pct(0.99),
+        "seconds": seconds,
+        "latencies_ms": [round(latency * 1000, 3) for latency, _ in out],
         "statuses": statuses,
         "total": total[0],
+        "created": total[1],
     }
 
 
 def generator_main(argv: list[str]) -> None:
-    port, path, concurrency, seconds = int(argv[0]), argv[1], int(argv[2]), float(argv[3])
+    port, path, concurrency = int(argv[0]), argv[1], int(argv[2])
+    seconds, warmup = float(argv[3]), float(argv[4])
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:
         pass
-    print(json.dumps(asyncio.run(_generate(port, path, concurrency, seconds))))
+    print(json.dumps(asyncio.run(_generate(port, path, concurrency, seconds, warmup))))
 
 
-def load(server: Server, port: int, path: str, concurrency: int, seconds: float) -> dict[str, Any]:
-    """The generator's figures, plus the server's CPU time per request: unlike the rate, it
-    hardly moves when something else on the machine takes a core."""
+def load(
+    server: Server, port: int, path: str, concurrency: int, seconds: float, warmup: float
+) -> dict[str, Any]:
+    """One slice: the generator's figures, plus the server's CPU seconds over it."""
     before = server.ps.cpu_times()
+    argv = [str(port), path, str(concurrency), str(seconds), str(warmup)]
     result = subprocess.run(
-        [sys.executable, __file__, "--generate", str(port), path, str(concurrency), str(seconds)],
+        [sys.executable, __file__, "--generate", *argv],
         capture_output=True,
         text=True,
-        timeout=seconds + 60,
+        timeout=seconds + warmup + 60,
         check=True,
     )
     figures: dict[str, Any] = json.loads(result.stdout)
     after = server.ps.cpu_times()
-    used = (after.user - before.user) + (after.system - before.system)
-    figures["cpu_ms"] = 1000 * used / max(1, figures["total"])
+    figures["cpu_s"] = (after.user - before.user) + (after.system - before.system)
     return figures
+
+
+def combined(slices: list[dict[str, Any]]) -> dict[str, Any]:
+    """One server's slices as one run: rate over the measured time, percentiles over every
+    request, and server CPU per request: unlike the rate, it hardly moves when something else
+    on the machine takes a core."""
+    latencies = sorted(latency for s in slices for latency in s["latencies_ms"])
+    statuses: dict[int, int] = {}
+    for s in slices:
+        for status, count in s["statuses"].items():
+            statuses[int(status)] = statuses.get(int(status), 0) + count
+
+    def pct(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else 0.0
+
+    return {
+        "requests": len(latencies),
+        "rate": len(latencies) / sum(s["seconds"] for s in slices),
+        "p50_ms": pct(0.5),
+        "p99_ms": pct(0.99),
+        "statuses": statuses,
+        "cpu_ms": 1000 * sum(s["cpu_s"] for s in slices) / max(1, sum(s["total"] for s in slices)),
+        "created": sum(s["created"] for s in slices),
+    }
+
+
+def slice_rate(figures: dict[str, Any]) -> float:
+    return len(figures["latencies_ms"]) / float(figures["seconds"])
+
+
+def alternate(
+    noop: tuple[Server, int], council: tuple[Server, int], path: str, options: argparse.Namespace
+) -> tuple[dict[str, Any], dict[str, Any], list[float]]:
+    """Both servers in turns: no-op then Council, then Council then no-op, and so on, so that
+    a drift of the machine's speed during the run weighs on both alike. Returns their
+    combined figures and each pair's ratio."""
+    each = options.seconds / options.slices
+    by_server: dict[str, list[dict[str, Any]]] = {"noop": [], "council": []}
+    for name, (server, port) in (("noop", noop), ("council", council)):
+        # First requests: imports, caches, pools. Not measured, but their 201s count too.
+        warm = load(server, port, path, options.concurrency, 0.0, WARMUP_S)
+        by_server[name].append(warm | {"latencies_ms": [], "cpu_s": 0.0, "total": 0})
+    ratios: list[float] = []
+    for index in range(options.slices):
+        order = [("noop", noop), ("council", council)]
+        if index % 2:
+            order.reverse()
+        pair: dict[str, dict[str, Any]] = {}
+        for name, (server, port) in order:
+            figures = load(server, port, path, options.concurrency, each, SLICE_WARMUP_S)
+            pair[name] = figures
+            by_server[name].append(figures)
+        ratios.append(slice_rate(pair["council"]) / max(1e-9, slice_rate(pair["noop"])))
+    return combined(by_server["noop"]), combined(by_server["council"]), ratios
 
 
 # -- servers --------------------------------------------------------------------------------
@@ -194,7 +256,7 @@ def drop_postgres(url: str) -> None:
     admin.dispose()
 
 
-def noop_figures(workdir: Path, path: str, options: argparse.Namespace) -> dict[str, Any]:
+def noop_server(workdir: Path) -> tuple[Server, int]:
     port = free_port()
     noop = Server(
         "noop", [sys.executable, str(HERE / "_serve_noop.py"), "--port", str(port)],
@@ -202,9 +264,10 @@ def noop_figures(workdir: Path, path: str, options: argparse.Namespace) -> dict[
     )  # fmt: skip
     try:
         noop.wait_ready(port, "/api/meetings")
-        return load(noop, port, path, options.concurrency, options.seconds)
-    finally:
+    except Exception:
         noop.stop()
+        raise
+    return noop, port
 
 
 def main() -> int:
@@ -213,10 +276,13 @@ def main() -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured, per server")
+    parser.add_argument("--slices", type=int, default=4, help="turns per server")
     parser.add_argument("--concurrency", type=int, default=50)
     options = parser.parse_args()
-    rows: list[tuple[str, dict[str, Any], float | None]] = []
+    if options.slices < 1 or options.seconds <= 0:
+        parser.error("--slices must be >= 1 and --seconds > 0")
+    rows: list[tuple[str, dict[str, Any], list[float] | None]] = []
     problems: list[str] = []
     path = "/api/meetings/bench/submissions"
     with tempfile.TemporaryDirectory(prefix="council-intake-") as tmp:
@@ -227,37 +293,46 @@ def main() -> int:
                 url = postgres_url()
                 if url is None:
                     continue
-            # Each backend right after a no-op run of its own: on a shared machine the
-            # no-op's rate drifts by a fifth between runs a minute apart.
-            baseline = noop_figures(workdir, path, options)
-            rows.append(("FastAPI no-op (validates, stores nothing)", baseline, None))
             folder = workdir / backend
             folder.mkdir()
-            server, port, _env = council_server(folder, url)
+            noop, noop_port = noop_server(folder)
             try:
-                figures = load(server, port, path, options.concurrency, options.seconds)
+                server, port, _env = council_server(folder, url)
+                try:
+                    baseline, figures, ratios = alternate(
+                        (noop, noop_port), (server, port), path, options
+                    )
+                finally:
+                    server.stop()
             finally:
-                server.stop()
+                noop.stop()
             database = url or f"sqlite:///{folder / 'data' / 'council.db'}"
+            # Warm-ups included: every 201 ever answered must be a stored row.
             stored = stored_questions(database)
-            figures["statuses"] = {int(k): v for k, v in figures["statuses"].items()}
-            created = figures["statuses"].get(201, 0)
+            created = figures["created"]
             if stored < created:
                 problems.append(f"{backend}: {created} answered 201 but only {stored} stored")
             if set(figures["statuses"]) - {201}:
                 problems.append(f"{backend}: statuses {figures['statuses']}")
             if url:
                 drop_postgres(url)
-            rows.append((f"Council intake, {backend}", figures, figures["rate"] / baseline["rate"]))
-    print("| endpoint | req/s | p50 ms | p99 ms | vs no-op | server CPU ms/req |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, figures, ratio in rows:
+            rows.append(("FastAPI no-op (validates, stores nothing)", baseline, None))
+            rows.append((f"Council intake, {backend}", figures, ratios))
+    print("| endpoint | req/s | p50 ms | p99 ms | vs no-op | slice pairs | server CPU ms/req |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for index, (name, figures, pairs) in enumerate(rows):
+        ratio = spread = ""
+        if pairs is not None:
+            ratio = f"{figures['rate'] / rows[index - 1][1]['rate']:.2f}x"
+            spread = f"{min(pairs):.2f}-{max(pairs):.2f}x"
         print(
             f"| {name} | {figures['rate']:,.0f} | {figures['p50_ms']:.1f} | "
-            f"{figures['p99_ms']:.1f} | {'' if ratio is None else f'{ratio:.2f}x'} | "
-            f"{figures['cpu_ms']:.2f} |"
+            f"{figures['p99_ms']:.1f} | {ratio} | {spread} | {figures['cpu_ms']:.2f} |"
         )
-    print(f"\n{options.concurrency} connections, {options.seconds:g} s measured after 2 s warm-up.")
+    print(
+        f"\n{options.concurrency} connections; {options.seconds:g} s measured per server in "
+        f"{options.slices} alternating slices, after a {WARMUP_S:g} s warm-up of each."
+    )
     print("Targets: >= 0.5x the no-op's rate, p99 <= 60 ms; every 201 stored.")
     for problem in problems:
         print("PROBLEM:", problem)
