@@ -23,6 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -67,6 +68,22 @@ def _unavailable() -> Unavailable:
     )
 
 
+# How long a PostgreSQL that stopped answering may keep a request waiting, unless the URL
+# says otherwise (``?connect_timeout=10``). Left to themselves, psycopg waits 130 s for a
+# connection to a host that accepts nothing, and a query on a link that silently died (a
+# partition, a host that lost power) waits until TCP gives up, about 15 minutes: the
+# moderator's click and the resident's question would hang instead of getting a 503.
+POSTGRES_LIMITS: dict[str, int] = {
+    "connect_timeout": 5,  # seconds
+    "tcp_user_timeout": 10_000,  # ms that sent data may stay unacknowledged (Linux)
+    # An idle pooled link is probed: a dead one is found before a request picks it up.
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 3,
+    "keepalives_count": 3,
+}
+
+
 def make_engine(url: str, *, for_writes: bool = False, **options: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -82,7 +99,11 @@ def make_engine(url: str, *, for_writes: bool = False, **options: Any) -> Engine
             event.listen(engine, "connect", _sqlite_manual_transactions)
             event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True, json_serializer=json_text, **options)
+    given = make_url(url).query
+    limits = {key: value for key, value in POSTGRES_LIMITS.items() if key not in given}
+    return create_engine(
+        url, pool_pre_ping=True, json_serializer=json_text, connect_args=limits, **options
+    )
 
 
 def alembic_config(url: str) -> Config:

@@ -1,8 +1,9 @@
 """Faults a city deployment meets, on real `council serve` processes and real databases.
 
-- The database goes away (PostgreSQL behind a TCP proxy that the test cuts; SQLite locked by
-  another process past the busy timeout): questions get a 503 with a message a person can
-  read, nothing acknowledged is lost, and Council takes questions again by itself.
+- The database goes away (PostgreSQL behind a TCP proxy that the test cuts, or that goes
+  silent; SQLite locked by another process past the busy timeout): questions get a 503 with
+  a message a person can read, within seconds, nothing acknowledged is lost, and Council
+  takes questions again by itself.
 - Websocket clients that never read (a phone that froze while the snapshot streamed) are
   dropped, and the fifty clients that do read hear every broadcast as fast as without them.
 
@@ -154,11 +155,15 @@ class TcpProxy:
 
     While cut, every open link is closed and new connections are accepted and closed at
     once: what the app sees when PostgreSQL restarts or the network drops its connections.
+    While silent (`go_silent`), open links are closed too, but new connections are accepted
+    and then never answered: a host that went away without a word, as the app sees it.
     """
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
         self.down = False
+        self.silent = False
+        self.held: list[asyncio.StreamWriter] = []
         self.links: set[asyncio.StreamWriter] = set()
         self.loop = asyncio.new_event_loop()
         self.server = self.loop.run_until_complete(
@@ -169,6 +174,9 @@ class TcpProxy:
         self.thread.start()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.silent:
+            self.held.append(writer)  # open, and not a byte back
+            return
         if self.down:
             writer.transport.abort()
             return
@@ -200,8 +208,21 @@ class TcpProxy:
     def cut(self) -> None:
         self.loop.call_soon_threadsafe(self._cut)
 
+    def go_silent(self) -> None:
+        self.loop.call_soon_threadsafe(self._go_silent)
+
+    def _go_silent(self) -> None:
+        self._cut()
+        self.silent = True
+
     def restore(self) -> None:
-        self.loop.call_soon_threadsafe(setattr, self, "down", False)
+        self.loop.call_soon_threadsafe(self._restore)
+
+    def _restore(self) -> None:
+        self.down = self.silent = False
+        for writer in self.held:
+            writer.transport.abort()
+        self.held.clear()
 
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self._cut)
@@ -341,6 +362,57 @@ def test_postgresql_going_away_gives_503s_loses_nothing_and_recovers(tmp_path: P
         print(f"stored without a 201 (its answer lost in the cut): {len(stored) - len(created)}")
         log = worker.log.read_text()
         assert "unexpected error" not in log, log[-3000:]
+
+
+def test_postgresql_that_stops_answering_gives_503s_within_seconds(tmp_path: Path) -> None:
+    """Connections accepted and never answered: psycopg alone would wait 130 s for each."""
+    with postgres_database() as url, ExitStack() as stack:
+        prepare(url)
+        direct = make_url(url)
+        proxy = TcpProxy(direct.host or "127.0.0.1", direct.port or 5432)
+        stack.callback(proxy.close)
+        proxied = direct.set(host="127.0.0.1", port=proxy.port)
+        worker = Worker(
+            tmp_path / "worker", worker_env(proxied.render_as_string(hide_password=False))
+        )
+        stack.callback(worker.stop)
+        public = stack.enter_context(httpx.Client(base_url=worker.base_url, timeout=60))
+        response = public.post(f"/api/meetings/{SLUG}/submissions", json=question(0))
+        assert response.status_code == 201, response.text
+        created = [response.json()["id"]]
+
+        proxy.go_silent()
+        for path, kind in ((f"/api/meetings/{SLUG}/submissions", "question"), ("/readyz", "")):
+            started = time.monotonic()
+            if kind == "question":
+                response = public.post(path, json=question(1))
+            else:
+                response = public.get(path)
+            waited = time.monotonic() - started
+            print(f"\n{path} while PostgreSQL is silent: {response.status_code} in {waited:.1f} s")
+            no_traceback(response)
+            assert response.status_code == 503, response.text
+            # council/db.py's connect_timeout is 5 s. A write may wait for the attempt already
+            # under way (the triage's, here) and then its own, which every write that queued
+            # meanwhile shares: two attempts at most.
+            assert waited < 15, f"{path} waited {waited:.1f} s"
+            if kind == "question":
+                assert response.json()["detail"].startswith(UNAVAILABLE), response.text
+                assert "nothing was saved" in response.json()["detail"]
+
+        proxy.restore()
+        restored = time.monotonic()
+        while True:
+            response = public.post(f"/api/meetings/{SLUG}/submissions", json=question(2))
+            no_traceback(response)
+            if response.status_code == 201:
+                created.append(response.json()["id"])
+                break
+            assert response.status_code == 503, response.text
+            assert time.monotonic() - restored < 15, "Council did not take questions again"
+            time.sleep(0.2)
+        assert public.get("/readyz").status_code == 200
+        assert stored_ids(url) == set(created), "the refused question must not be stored"
 
 
 def test_sqlite_locked_past_the_busy_timeout_gives_503s_then_recovers(tmp_path: Path) -> None:
