@@ -861,9 +861,9 @@ class Stage:
     retries: int = 0
 
 
-def connect_clients(setup: Setup, n: int, options: argparse.Namespace) -> Stage:
-    stage = Stage(setup, Result(setup.name, n), retries=options.retries)
-    result = stage.result
+def connect_clients(stage: Stage, options: argparse.Namespace) -> None:
+    """Connect the stage's N clients (its pool is closed by the caller, even on failure)."""
+    setup, result = stage.setup, stage.result
     # One throwaway connection first, so lazily imported modules and first-use caches of the
     # websocket stack are in the baseline rather than billed to the N clients.
     urls = setup.ws_urls
@@ -876,7 +876,7 @@ def connect_clients(setup: Setup, n: int, options: argparse.Namespace) -> Stage:
     setup.gc_window()
     result.rss_before = setup.rss()
     stage.pool = ClientPool(options.workers, options.client_loop)
-    connected = stage.pool.connect(urls, n)
+    connected = stage.pool.connect(urls, result.n)
     result.connected = connected["connected"]
     result.connect_s = connected["seconds"]
     result.first_message_types = connected["first_message_types"]
@@ -892,7 +892,6 @@ def connect_clients(setup: Setup, n: int, options: argparse.Namespace) -> Stage:
         # A first broadcast of each server is slower for both alike (first statements compiled,
         # buffers grown, caches cold), and weighs on a median of a few rounds: not counted.
         result.warmup.append(one_round(setup, stage.pool, stage.expected, options))
-    return stage
 
 
 def play_round(stage: Stage, options: argparse.Namespace) -> None:
@@ -1076,13 +1075,14 @@ def measure_size(
                 results.append(Result(name, n, error=f"could not start: {exc}"))
                 print(f"# {name} N={n} failed to start: {exc}", file=sys.stderr)
                 continue
+            stage = Stage(setup, Result(name, n), retries=options.retries)
+            stages.append(stage)
             try:
-                stage = connect_clients(setup, n, options)
+                connect_clients(stage, options)
             except Exception as exc:
-                stage = Stage(setup, Result(name, n, error=f"{type(exc).__name__}: {exc}"))
+                stage.result.error = f"{type(exc).__name__}: {exc}"
                 for server in setup.servers:
                     print(server.log_tail(), file=sys.stderr)
-            stages.append(stage)
         measure_side_by_side(stages, options)
     finally:
         for stage in stages:

@@ -237,17 +237,34 @@ class TcpProxy:
         self.loop.close()
 
 
+def worker_behind_proxy(url: str, folder: Path, stack: ExitStack) -> tuple[TcpProxy, Worker]:
+    """A worker that reaches PostgreSQL through a proxy the test controls."""
+    direct = make_url(url)
+    proxy = TcpProxy(direct.host or "127.0.0.1", direct.port or 5432)
+    stack.callback(proxy.close)
+    proxied = direct.set(host="127.0.0.1", port=proxy.port)
+    worker = Worker(folder, worker_env(proxied.render_as_string(hide_password=False)))
+    stack.callback(worker.stop)
+    return proxy, worker
+
+
+def first_question_taken(public: httpx.Client, body: dict[str, str], *, within: float) -> int:
+    """Post ``body`` until it is taken (503s meanwhile); returns its id."""
+    started = time.monotonic()
+    while True:
+        response = public.post(f"/api/meetings/{SLUG}/submissions", json=body)
+        no_traceback(response)
+        if response.status_code == 201:
+            return int(response.json()["id"])
+        assert response.status_code == 503, response.text
+        assert time.monotonic() - started < within, "Council did not take questions again"
+        time.sleep(0.1)
+
+
 def test_postgresql_going_away_gives_503s_loses_nothing_and_recovers(tmp_path: Path) -> None:
     with postgres_database() as url, ExitStack() as stack:
         token = prepare(url)
-        direct = make_url(url)
-        proxy = TcpProxy(direct.host or "127.0.0.1", direct.port or 5432)
-        stack.callback(proxy.close)
-        proxied = direct.set(host="127.0.0.1", port=proxy.port)
-        worker = Worker(
-            tmp_path / "worker", worker_env(proxied.render_as_string(hide_password=False))
-        )
-        stack.callback(worker.stop)
+        proxy, worker = worker_behind_proxy(url, tmp_path / "worker", stack)
         public = stack.enter_context(httpx.Client(base_url=worker.base_url, timeout=30))
         moderator = stack.enter_context(
             httpx.Client(
@@ -322,15 +339,7 @@ def test_postgresql_going_away_gives_503s_loses_nothing_and_recovers(tmp_path: P
 
         proxy.restore()
         restored = time.monotonic()
-        while True:
-            response = public.post(f"/api/meetings/{SLUG}/submissions", json=question(n + 1))
-            no_traceback(response)
-            if response.status_code == 201:
-                created.append(response.json()["id"])
-                break
-            assert response.status_code == 503, response.text
-            assert time.monotonic() - restored < 10, "Council did not take questions again"
-            time.sleep(0.1)
+        created.append(first_question_taken(public, question(n + 1), within=10))
         recovered = time.monotonic() - restored
         print(f"proxy restored -> first 201: {recovered:.2f} s")
         assert recovered < 5.0
@@ -368,14 +377,7 @@ def test_postgresql_that_stops_answering_gives_503s_within_seconds(tmp_path: Pat
     """Connections accepted and never answered: psycopg alone would wait 130 s for each."""
     with postgres_database() as url, ExitStack() as stack:
         prepare(url)
-        direct = make_url(url)
-        proxy = TcpProxy(direct.host or "127.0.0.1", direct.port or 5432)
-        stack.callback(proxy.close)
-        proxied = direct.set(host="127.0.0.1", port=proxy.port)
-        worker = Worker(
-            tmp_path / "worker", worker_env(proxied.render_as_string(hide_password=False))
-        )
-        stack.callback(worker.stop)
+        proxy, worker = worker_behind_proxy(url, tmp_path / "worker", stack)
         public = stack.enter_context(httpx.Client(base_url=worker.base_url, timeout=60))
         response = public.post(f"/api/meetings/{SLUG}/submissions", json=question(0))
         assert response.status_code == 201, response.text
@@ -401,16 +403,7 @@ def test_postgresql_that_stops_answering_gives_503s_within_seconds(tmp_path: Pat
                 assert "nothing was saved" in response.json()["detail"]
 
         proxy.restore()
-        restored = time.monotonic()
-        while True:
-            response = public.post(f"/api/meetings/{SLUG}/submissions", json=question(2))
-            no_traceback(response)
-            if response.status_code == 201:
-                created.append(response.json()["id"])
-                break
-            assert response.status_code == 503, response.text
-            assert time.monotonic() - restored < 15, "Council did not take questions again"
-            time.sleep(0.2)
+        created.append(first_question_taken(public, question(2), within=15))
         assert public.get("/readyz").status_code == 200
         assert stored_ids(url) == set(created), "the refused question must not be stored"
 
