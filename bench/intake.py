@@ -12,10 +12,9 @@ each, after a 2 s warm-up of both. The ratio is of their summed rates. On a shar
 no-op's own rate drifts by a fifth within a minute; slices a few seconds apart, in an order
 that cancels a steady drift, measure the two at the same machine speed. The server not under
 load is stopped (SIGSTOP) during the other's slice, so Council's deferred triage never runs
-in the no-op's time. The table also gives
-the lowest and highest ratio of the slice pairs. Afterwards the benchmark counts the rows:
-every 201 must be a stored question. Targets (issue #6): Council >= 0.5x the no-op's rate,
-p99 <= 60 ms.
+in the no-op's time. The table also gives the lowest and highest ratio of the slice pairs.
+Afterwards the benchmark counts the rows: every 201 must be a stored question. Targets
+(issue #6): Council >= 0.5x the no-op's rate, p99 <= 60 ms.
 """
 
 from __future__ import annotations
